@@ -1,0 +1,130 @@
+"""What a bake produces: the exact files, the user's names in use, nothing left unrendered."""
+
+import ast
+import tomllib
+
+import pytest
+from conftest import UNRENDERED, project_files
+
+DEFAULT_CLASSES = ("DigitsDataset", "DigitsDataModule", "DigitsClassifier")
+
+# Each option value appears at least once; ids say which.
+OPTION_MATRIX = [
+    pytest.param({}, id="defaults"),
+    pytest.param({"license": "BSD-3-Clause"}, id="license-bsd"),
+    pytest.param({"license": "Apache-2.0"}, id="license-apache"),
+    pytest.param({"license": "none"}, id="license-none"),
+    pytest.param({"cli": "lightningcli"}, id="cli-lightningcli"),
+    pytest.param({"logger": "csv"}, id="logger-csv"),
+    pytest.param({"logger": "wandb"}, id="logger-wandb"),
+    pytest.param({"logger": "mlflow"}, id="logger-mlflow"),
+    pytest.param({"logger": "none"}, id="logger-none"),
+    pytest.param({"github_actions": False, "pre_commit": False}, id="no-ci-no-precommit"),
+    pytest.param({"cli": "lightningcli", "logger": "none", "license": "none"}, id="cli-bare"),
+]
+
+
+def expected_files(package="digits_classifier", **answers):
+    """The exact file set a bake with these answers must produce."""
+    files = {
+        ".gitignore",
+        "README.md",
+        "pyproject.toml",
+        "predict.py",
+        "train.py",
+        f"{package}/__init__.py",
+        f"{package}/callbacks.py",
+        f"{package}/data.py",
+        f"{package}/experiment.py",
+        f"{package}/model.py",
+        "tests/conftest.py",
+        "tests/test_data.py",
+        "tests/test_model.py",
+        "tests/test_predict.py",
+        "tests/test_train.py",
+    }
+    if answers.get("cli", "argparse") == "argparse":
+        files |= {
+            f"{package}/trainer_args.py",
+            "tests/test_reproducibility.py",
+            "tests/test_trainer_args.py",
+        }
+    else:
+        files |= {"configs/default.yaml"}
+    if answers.get("license", "MIT") != "none":
+        files.add("LICENSE")
+    if answers.get("github_actions", True):
+        files.add(".github/workflows/ci.yml")
+    if answers.get("pre_commit", True):
+        files.add(".pre-commit-config.yaml")
+    return sorted(files)
+
+
+def read_texts(project):
+    return {name: (project / name).read_text(encoding="utf-8") for name in project_files(project)}
+
+
+@pytest.mark.parametrize("answers", OPTION_MATRIX)
+def test_bake_gives_exactly_the_expected_files(bake, answers):
+    project = bake(**answers)
+    assert project.name == "digits-classifier"
+    assert project_files(project) == expected_files(**answers)
+
+
+@pytest.mark.parametrize("answers", OPTION_MATRIX)
+def test_bake_is_fully_rendered_and_compiles(bake, answers):
+    project = bake(**answers)
+    for name, text in read_texts(project).items():
+        assert not UNRENDERED.search(text), f"unrendered Jinja in {name}"
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["name"] == "digits-classifier"
+
+
+def test_custom_names_are_defined_and_used(bake):
+    names = {"dataset_class": "Scans", "datamodule_class": "ScanData", "model_class": "TumourNet"}
+    project = bake(project_name="Tumour Finder", package_name="tumour", **names)
+    assert project.name == "tumour-finder"
+    assert project_files(project) == expected_files(package="tumour")
+    texts = read_texts(project)
+    defined = {
+        node.name
+        for node in ast.walk(ast.parse(texts["tumour/data.py"] + texts["tumour/model.py"]))
+        if isinstance(node, ast.ClassDef)
+    }
+    assert set(names.values()) <= defined
+    for old_name in DEFAULT_CLASSES:
+        assert not any(old_name in text for text in texts.values()), old_name
+    assert "from tumour.model import TumourNet" in texts["train.py"]
+    assert "ScanData(" in texts["train.py"]
+    assert "Scans(" in texts["tumour/data.py"]
+
+
+def test_licence_names_the_author(bake):
+    project = bake(author_name="Ada Lovelace", license="MIT")
+    licence = (project / "LICENSE").read_text()
+    assert licence.startswith("MIT License")
+    assert "Ada Lovelace" in licence
+
+
+@pytest.mark.parametrize(
+    "project_name",
+    ['My "quoted" \\ project\\', "딥러닝 숫자 인식", "x\"\"\"; import os; os.system('touch pwned'); \"\"\"", "!!!"],
+    ids=["quotes-backslashes", "korean", "injection", "no-letters"],
+)
+def test_awkward_project_names_give_valid_projects(bake, tmp_path, monkeypatch, project_name):
+    monkeypatch.chdir(tmp_path)
+    description = 'Says "hi" \\ and 안녕 \'twice\''
+    project = bake(project_name=project_name, description=description, author_name='O\'Brien "Bob"')
+    package = project.name.replace("-", "_").replace(".", "_")
+    assert package.isascii() and package.isidentifier()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == description
+    assert pyproject["project"]["authors"][0]["name"] == 'O\'Brien "Bob"'
+    for name, text in read_texts(project).items():
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+    assert project_name in (project / "README.md").read_text(encoding="utf-8")
+    assert not list(tmp_path.rglob("pwned"))
+

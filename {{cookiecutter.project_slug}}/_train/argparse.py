@@ -1,0 +1,119 @@
+"""Train and test the model. `python train.py --help` lists the three groups of arguments."""
+
+import argparse
+import inspect
+import sys
+
+import pytorch_lightning as pl
+
+from {{ cookiecutter.package_name }}.callbacks import LearningCurves
+from {{ cookiecutter.package_name }}.data import DataError, {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.experiment import (
+    CheckpointError,
+    find_last_checkpoint,
+    make_callbacks,
+    make_logger,
+    read_checkpoint,
+)
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
+from {{ cookiecutter.package_name }}.trainer_args import add_trainer_args, trainer_kwargs
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, instead of argparse's usage block of every flag.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser():
+    parser = ArgumentParser(
+        description="Train {{ cookiecutter.model_class }} on {{ cookiecutter.datamodule_class }}, then test it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    program = parser.add_argument_group("Program", "where the data is and how it is read")
+    program.add_argument("--data_dir", default="data", help="data folder; filled on first use")
+    program.add_argument("--seed", type=int, default=42, help="seed for every random generator")
+    program.add_argument("--batch_size", type=int, default=64, help="examples per batch")
+    program.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
+    program.add_argument(
+        "--ckpt_path",
+        help="checkpoint to resume from, or 'last' for the newest last.ckpt under --default_root_dir",
+    )
+    program.add_argument(
+        "--patience", type=int, default=5, help="epochs without val_loss improvement before stopping"
+    )
+    {{ cookiecutter.model_class }}.add_model_specific_args(parser)
+    add_trainer_args(parser)
+    # Project defaults for a few Trainer arguments; every other one keeps Lightning's.
+    parser.set_defaults(
+        max_epochs=10,
+        deterministic=True,
+        default_root_dir="outputs",
+        log_every_n_steps=10,
+    )
+    return parser
+
+
+def model_kwargs(args):
+    """Only the model's own hyperparameters, so save_hyperparameters() records just those."""
+    names = inspect.signature({{ cookiecutter.model_class }}).parameters
+    return {name: getattr(args, name) for name in names}
+
+
+def resolve_ckpt_path(ckpt_path, root_dir):
+    """Turn --ckpt_path into a checked file path, and say what is being resumed."""
+    if ckpt_path is None:
+        return None
+    path = find_last_checkpoint(root_dir) if ckpt_path == "last" else ckpt_path
+    checkpoint = read_checkpoint(path)
+    print(
+        f"Resuming from {path}: epoch {checkpoint['epoch']} done, step {checkpoint['global_step']};"
+        f" training continues at epoch {checkpoint['epoch'] + 1}"
+    )
+    return path
+
+
+def train(args):
+    pl.seed_everything(args.seed, workers=True)
+    datamodule = {{ cookiecutter.datamodule_class }}(
+        data_dir=args.data_dir, batch_size=args.batch_size, num_workers=args.num_workers
+    )
+    model = {{ cookiecutter.model_class }}(**model_kwargs(args))
+    trainer_options = trainer_kwargs(args)
+    ckpt_path = resolve_ckpt_path(args.ckpt_path, trainer_options["default_root_dir"])
+    if trainer_options.get("logger", True) is not False:
+        trainer_options["logger"] = make_logger(trainer_options["default_root_dir"])
+    callbacks = make_callbacks(
+        args.seed,
+        enable_checkpointing=trainer_options.get("enable_checkpointing", True) is not False,
+        enable_progress_bar=trainer_options.get("enable_progress_bar", True) is not False,
+        patience=args.patience,
+    )
+    trainer = pl.Trainer(**trainer_options, callbacks=callbacks)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+    report(trainer, best)
+    return results[0] if results else {}
+
+
+def report(trainer, best_checkpoint):
+    if not trainer.is_global_zero:
+        return
+    if best_checkpoint:
+        print(f"Best checkpoint: {best_checkpoint}")
+    for callback in trainer.callbacks:
+        if isinstance(callback, LearningCurves) and callback.path:
+            print(f"Learning curves: {callback.path}")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return train(args)
+    except (DataError, CheckpointError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""predict.py restores the model from a checkpoint and writes one CSV row per example."""
+
+import csv
+
+import pytest
+
+from predict import main as predict
+from train import main as train
+
+
+@pytest.fixture(scope="module")
+def checkpoint(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    train(
+        [
+            *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
+            *("--max_epochs", "1", "--limit_train_batches", "3", "--channels", "8"),
+        ]
+    )
+    (last,) = root.rglob("last.ckpt")
+    return last
+
+
+def test_predict_writes_one_row_per_example(checkpoint, data_dir, tmp_path):
+    output = tmp_path / "predictions.csv"
+    predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
+    with output.open() as csv_file:
+        rows = list(csv.DictReader(csv_file))
+    assert len(rows) == 1797
+    assert list(rows[0]) == ["index", "label", "prediction", "confidence"]
+    assert {int(row["prediction"]) for row in rows} <= set(range(10))
+    assert all(0.0 <= float(row["confidence"]) <= 1.0 for row in rows)
+
+
+def test_predict_takes_data_dir_from_the_checkpoint(checkpoint, tmp_path):
+    output = tmp_path / "predictions.csv"
+    predict(["--ckpt_path", str(checkpoint), "--output", str(output)])
+    assert len(output.read_text().splitlines()) == 1798
+
+
+def corrupt(tmp_path, checkpoint, kind):
+    path = tmp_path / "model.ckpt"
+    if kind == "truncated":
+        path.write_bytes(checkpoint.read_bytes()[:1000])
+    elif kind == "corrupt":
+        path.write_bytes(b"\x00garbage" * 100)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
+def test_bad_checkpoint_is_one_clear_error(checkpoint, tmp_path, kind):
+    path = corrupt(tmp_path, checkpoint, kind)
+    output = tmp_path / "predictions.csv"
+    output.write_text("earlier results\n")
+    with pytest.raises(SystemExit) as exit_info:
+        predict(["--ckpt_path", str(path), "--output", str(output)])
+    assert str(exit_info.value.code).startswith(f"error: --ckpt_path {path}")
+    assert output.read_text() == "earlier results\n"

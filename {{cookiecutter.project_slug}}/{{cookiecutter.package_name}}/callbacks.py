@@ -1,0 +1,75 @@
+"""Two callbacks Lightning does not ship: per-epoch reseeding and a learning-curve plot."""
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_only
+
+
+class ReseedEveryEpoch(pl.Callback):
+    """Reseed every random generator from (seed, epoch) when an epoch starts.
+
+    Dropout and any augmentation then draw the same numbers in epoch N whether the run
+    started at epoch 0 or resumed from a checkpoint saved after epoch N - 1.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        pl.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)
+
+
+class LearningCurves(pl.Callback):
+    """Collect the epoch metrics and draw them to learning_curves.png in the run directory.
+
+    The history is stored in checkpoints, so a resumed run draws every epoch.
+    """
+
+    def __init__(self, filename="learning_curves.png"):
+        self.filename = filename
+        self.history = []
+        self.path = None
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        # Validation has already run in this epoch, so its metrics are here too.
+        metrics = trainer.callback_metrics
+        row = {"epoch": trainer.current_epoch}
+        for name in ("train_loss", "val_loss", "val_acc"):
+            if name in metrics:
+                row[name] = float(metrics[name])
+        self.history.append(row)
+
+    def on_fit_end(self, trainer, pl_module):
+        if self.history and trainer.log_dir:
+            self.path = Path(trainer.log_dir) / self.filename
+            draw_curves(self.history, self.path)
+
+    def state_dict(self):
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict):
+        self.history = list(state_dict["history"])
+
+
+@rank_zero_only
+def draw_curves(history, path):
+    # Imported here: matplotlib is only needed once, after training.
+    import matplotlib
+
+    matplotlib.use("Agg")  # draw to a file; no display needed
+    from matplotlib import pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, label in (("train_loss", "train"), ("val_loss", "validation")):
+        values = [row.get(name, float("nan")) for row in history]
+        loss_axes.plot(epochs, values, marker="o", label=label)
+    loss_axes.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
+    loss_axes.legend()
+    accuracy_axes.plot(epochs, [row.get("val_acc", float("nan")) for row in history], marker="o")
+    accuracy_axes.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,83 @@
+"""Where a run writes: its logger, its callbacks, and the checkpoints it can resume from."""
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+
+from .callbacks import LearningCurves, ReseedEveryEpoch
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing or unreadable; the message names the path."""
+
+
+def make_logger(root_dir):
+    """The experiment logger chosen when the project was generated."""
+{%- if cookiecutter.logger == "tensorboard" %}
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    # Each run gets the next free version_N folder under root_dir.
+    return TensorBoardLogger(save_dir=root_dir, name="", default_hp_metric=False)
+{%- elif cookiecutter.logger == "csv" %}
+    from pytorch_lightning.loggers import CSVLogger
+
+    # Each run gets the next free version_N folder under root_dir.
+    return CSVLogger(save_dir=root_dir, name="")
+{%- elif cookiecutter.logger == "wandb" %}
+    import os
+
+    from pytorch_lightning.loggers import WandbLogger
+
+    # Offline unless you ask for more: `wandb login` and WANDB_MODE=online sync the run.
+    offline = os.environ.get("WANDB_MODE", "offline") != "online"
+    return WandbLogger(project={{ cookiecutter.project_slug | tojson }}, save_dir=root_dir, offline=offline)
+{%- elif cookiecutter.logger == "mlflow" %}
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    # A local file store: `mlflow ui --backend-store-uri <root_dir>/mlruns` browses it.
+    store = (Path(root_dir) / "mlruns").resolve()
+    return MLFlowLogger(experiment_name={{ cookiecutter.project_slug | tojson }}, tracking_uri=store.as_uri())
+{%- else %}
+    # No experiment logger: metrics still reach the progress bar and the learning curves.
+    return False
+{%- endif %}
+
+
+def make_callbacks(seed, enable_checkpointing=True, enable_progress_bar=True, patience=5):
+    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our two."""
+    callbacks = [ReseedEveryEpoch(seed), LearningCurves()]
+    callbacks.append(EarlyStopping(monitor="val_loss", patience=patience))
+    if enable_checkpointing:
+        callbacks.append(
+            ModelCheckpoint(
+                filename="best-{epoch}-{val_acc:.4f}",
+                monitor="val_acc",
+                mode="max",
+                save_last=True,
+            )
+        )
+    if enable_progress_bar and importlib.util.find_spec("rich"):
+        callbacks.append(RichProgressBar())
+    return callbacks
+
+
+def find_last_checkpoint(root_dir):
+    """The most recently written last*.ckpt under root_dir."""
+    candidates = sorted(Path(root_dir).rglob("last*.ckpt"), key=lambda path: path.stat().st_mtime)
+    if not candidates:
+        raise CheckpointError(f"--ckpt_path last: no last.ckpt under {root_dir}; nothing to resume")
+    return candidates[-1]
+
+
+def read_checkpoint(path):
+    """Load a checkpoint's contents without running pickled code, or raise CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"--ckpt_path {path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a truncated or foreign file
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"--ckpt_path {path}: not a readable checkpoint ({reason})") from None

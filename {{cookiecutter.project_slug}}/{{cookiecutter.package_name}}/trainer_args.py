@@ -1,0 +1,127 @@
+"""Command-line flags for every Trainer argument, read from the installed Trainer's signature.
+
+Lightning 2.0 removed `Trainer.add_argparse_args`; this is its replacement. The flags
+follow whichever Lightning release is installed, with the help text of its docstring.
+"""
+
+import argparse
+import datetime
+import inspect
+import pathlib
+import re
+import typing
+
+import pytorch_lightning as pl
+
+TRUE_WORDS = {"true", "yes", "on"}
+FALSE_WORDS = {"false", "no", "off"}
+
+
+def add_trainer_args(parser):
+    """Add one flag per Trainer argument that text can express, in a "Trainer" group.
+
+    Flags the user does not give stay out of the parsed namespace, so the Trainer keeps
+    its own defaults for them; `parser.set_defaults` can still set a project default.
+    """
+    group = parser.add_argument_group("Trainer", "arguments passed to pytorch_lightning.Trainer")
+    help_texts = docstring_args(pl.Trainer.__init__.__doc__)
+    type_hints = typing.get_type_hints(pl.Trainer.__init__)
+    for name in trainer_arg_names():
+        accepted = scalar_types(type_hints.get(name, str))
+        if not any(kind is not None for kind in accepted):
+            continue  # only Python objects fit here, such as callbacks or plugins
+        group.add_argument(
+            f"--{name}",
+            type=value_parser(name, accepted),
+            default=argparse.SUPPRESS,
+            metavar=metavar(accepted),
+            help=help_texts.get(name, ""),
+        )
+    return parser
+
+
+def trainer_arg_names():
+    return [name for name in inspect.signature(pl.Trainer.__init__).parameters if name != "self"]
+
+
+def trainer_kwargs(args):
+    """The Trainer's arguments among the parsed ones."""
+    names = set(trainer_arg_names())
+    return {name: value for name, value in vars(args).items() if name in names}
+
+
+def scalar_types(hint):
+    """Flatten a type hint into what text can be parsed into: types and literal values."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:
+        return [kind for member in typing.get_args(hint) for kind in scalar_types(member)]
+    if origin is typing.Literal:
+        return [("literal", value) for value in typing.get_args(hint)]
+    if origin is list and typing.get_args(hint) == (int,):
+        return [list]
+    if hint is type(None):
+        return [None]
+    if hint in (bool, int, float, str, datetime.timedelta):
+        return [str if hint is datetime.timedelta else hint]
+    if hint is pathlib.Path:
+        return [str]
+    return []
+
+
+def value_parser(name, accepted):
+    """Return a function that parses the text of flag `name` into the first type it fits."""
+
+    def parse(text):
+        lowered = text.lower()
+        if None in accepted and lowered == "none":
+            return None
+        if bool in accepted and lowered in TRUE_WORDS | FALSE_WORDS:
+            return lowered in TRUE_WORDS
+        literals = [kind[1] for kind in accepted if isinstance(kind, tuple)]
+        for value in literals:
+            if text == str(value):
+                return value
+        if int in accepted and re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if float in accepted and re.fullmatch(r"-?(\d+\.?\d*|\.\d+)(e-?\d+)?", lowered):
+            return float(text)
+        if list in accepted and re.fullmatch(r"\d+(,\d+)+,?", text):
+            return [int(index) for index in text.split(",") if index]
+        if str in accepted:
+            return text
+        allowed = ", ".join(str(value) for value in literals) or metavar(accepted)
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of: {allowed}")
+
+    parse.__name__ = name  # argparse names the flag's type in its error messages
+    return parse
+
+
+def metavar(accepted):
+    names = {bool: "BOOL", int: "INT", float: "FLOAT", str: "TEXT", list: "IDS"}
+    parts = [names[kind] for kind in accepted if kind in names]
+    if any(isinstance(kind, tuple) for kind in accepted):
+        parts.insert(0, "CHOICE")
+    return "|".join(dict.fromkeys(parts))
+
+
+def docstring_args(docstring):
+    """Map each argument in a Google-style "Args:" section to its first sentence."""
+    descriptions = {}
+    name = None
+    for line in (docstring or "").split("Args:", 1)[-1].splitlines():
+        match = re.match(r"\s{8,12}(\w+): (.*)", line)
+        if match:
+            name, text = match.groups()
+            descriptions[name] = text
+        elif name and line.strip():
+            descriptions[name] += " " + line.strip()
+        else:
+            name = None
+    return {name: first_sentence(text) for name, text in descriptions.items()}
+
+
+def first_sentence(text):
+    text = re.sub(r":\w+:`~?([^`]+)`|``([^`]+)``", lambda m: m.group(1) or m.group(2), text)
+    sentence = re.split(r"(?<=[.)])\s+(?=[A-Z])", text.strip(), maxsplit=1)[0]
+    # argparse formats help with %-style placeholders.
+    return sentence.replace("%", "%%")
