@@ -26,29 +26,33 @@ def place_license(project, license_name):
     remove(texts)
 
 
-def place_train_script(project, cli):
-    """Keep the train.py of the chosen command line, and the modules only it uses."""
+def place_command_line(project, cli):
+    """Keep train.py and its tests for the chosen command line, and what only it uses."""
     variants = project / "_train"
     if variants.is_dir():
-        (variants / f"{cli}.py").replace(project / "train.py")
+        (variants / cli / "train.py").replace(project / "train.py")
+        (variants / cli / "test_train.py").replace(project / "tests" / "test_train.py")
         remove(variants)
     if cli == "lightningcli":
-        package = project / ANSWERS["package_name"]
-        remove(package / "trainer_args.py")
+        remove(project / ANSWERS["package_name"] / "trainer_args.py")
         remove(project / "tests" / "test_trainer_args.py")
         remove(project / "tests" / "test_reproducibility.py")
     else:
         remove(project / "configs")
 
 
+def is_yes(answer):
+    # A JSON boolean from cookiecutter.json, or text typed at a prompt or passed by a tool.
+    return str(answer).strip().lower() in ("true", "yes", "y", "1")
+
+
 def main():
     project = Path.cwd()
     place_license(project, ANSWERS["license"])
-    place_train_script(project, ANSWERS["cli"])
-    # Answers arrive as JSON booleans from the CLI and as strings from some tools.
-    if str(ANSWERS["github_actions"]).lower() not in ("true", "yes", "1"):
+    place_command_line(project, ANSWERS["cli"])
+    if not is_yes(ANSWERS["github_actions"]):
         remove(project / ".github")
-    if str(ANSWERS["pre_commit"]).lower() not in ("true", "yes", "1"):
+    if not is_yes(ANSWERS["pre_commit"]):
         remove(project / ".pre-commit-config.yaml")
     return 0
 

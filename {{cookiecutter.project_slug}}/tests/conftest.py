@@ -1,4 +1,6 @@
-"""Shared fixtures: the digits written once per test session."""
+"""Shared fixtures: the digits written once per session, and runs kept out of the project."""
+
+import sys
 
 import pytest
 
@@ -10,3 +12,10 @@ def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("data")
     {{ cookiecutter.datamodule_class }}(data_dir=path).prepare_data()
     return path
+
+
+@pytest.fixture(autouse=True)
+def run_in_tmp_path(tmp_path, monkeypatch):
+    """Runs write relative paths (outputs/, ...) under tmp_path; pytest's flags stay its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["train.py"])

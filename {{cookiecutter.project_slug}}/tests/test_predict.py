@@ -1,6 +1,7 @@
 """predict.py restores the model from a checkpoint and writes one CSV row per example."""
 
 import csv
+import sys
 
 import pytest
 
@@ -11,14 +12,32 @@ from train import main as train
 @pytest.fixture(scope="module")
 def checkpoint(data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(root)
+        monkeypatch.setattr(sys, "argv", ["train.py"])
+        train_briefly(data_dir, root)
+    (last,) = root.rglob("last.ckpt")
+    return last
+
+
+def train_briefly(data_dir, root):
+{%- if cookiecutter.cli == "argparse" %}
     train(
         [
             *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
             *("--max_epochs", "1", "--limit_train_batches", "3", "--channels", "8"),
+            *("--log_every_n_steps", "1"),
         ]
     )
-    (last,) = root.rglob("last.ckpt")
-    return last
+{%- else %}
+    train(
+        [
+            *("fit", "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
+            *("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"),
+            *("--model.channels", "8", "--trainer.log_every_n_steps", "1"),
+        ]
+    )
+{%- endif %}
 
 
 def test_predict_writes_one_row_per_example(checkpoint, data_dir, tmp_path):

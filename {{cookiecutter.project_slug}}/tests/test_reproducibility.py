@@ -23,6 +23,7 @@ def train(data_dir, root, *flags):
         [
             *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
             *("--max_epochs", "3", "--limit_train_batches", "6", "--enable_progress_bar", "false"),
+            *("--log_every_n_steps", "1"),
             *flags,
         ]
     )

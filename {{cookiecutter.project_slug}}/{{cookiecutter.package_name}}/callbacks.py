@@ -1,23 +1,33 @@
 """Two callbacks Lightning does not ship: per-epoch reseeding and a learning-curve plot."""
 
+import random
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.utilities import rank_zero_only
+
+from .data import global_seed
 
 
 class ReseedEveryEpoch(pl.Callback):
     """Reseed every random generator from (seed, epoch) when an epoch starts.
 
     Dropout and any augmentation then draw the same numbers in epoch N whether the run
-    started at epoch 0 or resumed from a checkpoint saved after epoch N - 1.
+    started at epoch 0 or resumed from a checkpoint saved after epoch N - 1. The seed is
+    the one given to pl.seed_everything.
     """
 
-    def __init__(self, seed):
-        self.seed = seed
+    def setup(self, trainer, pl_module, stage):
+        self.seed = global_seed()
 
     def on_train_epoch_start(self, trainer, pl_module):
-        pl.seed_everything(self.seed + trainer.current_epoch, workers=True, verbose=False)
+        # Seeded directly: pl.seed_everything would also overwrite the stored global seed.
+        seed = self.seed + trainer.current_epoch
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)  # also seeds every GPU
 
 
 class LearningCurves(pl.Callback):
@@ -73,3 +83,4 @@ def draw_curves(history, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     plt.close(figure)
+    print(f"Learning curves: {path}")

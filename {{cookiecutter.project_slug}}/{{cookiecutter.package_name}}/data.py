@@ -114,12 +114,12 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
 
     def __init__(
         self,
-        data_dir="data",
-        batch_size=64,
-        num_workers=0,
-        val_fraction=0.1,
-        test_fraction=0.2,
-        split_seed=0,
+        data_dir: str = "data",
+        batch_size: int = 64,
+        num_workers: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        split_seed: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()

@@ -13,6 +13,9 @@ class CheckpointError(Exception):
     """A checkpoint that is missing or unreadable; the message names the path."""
 
 
+{%- if cookiecutter.cli == "argparse" %}
+
+
 def make_logger(root_dir):
     """The experiment logger chosen when the project was generated."""
 {%- if cookiecutter.logger == "tensorboard" %}
@@ -43,11 +46,12 @@ def make_logger(root_dir):
     # No experiment logger: metrics still reach the progress bar and the learning curves.
     return False
 {%- endif %}
+{%- endif %}
 
 
-def make_callbacks(seed, enable_checkpointing=True, enable_progress_bar=True, patience=5):
+def make_callbacks(enable_checkpointing=True, enable_progress_bar=True, patience=5):
     """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our two."""
-    callbacks = [ReseedEveryEpoch(seed), LearningCurves()]
+    callbacks = [ReseedEveryEpoch(), LearningCurves()]
     callbacks.append(EarlyStopping(monitor="val_loss", patience=patience))
     if enable_checkpointing:
         callbacks.append(

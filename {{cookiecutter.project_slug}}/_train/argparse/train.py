@@ -5,8 +5,8 @@ import inspect
 import sys
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_only
 
-from {{ cookiecutter.package_name }}.callbacks import LearningCurves
 from {{ cookiecutter.package_name }}.data import DataError, {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.experiment import (
     CheckpointError,
@@ -66,7 +66,7 @@ def resolve_ckpt_path(ckpt_path, root_dir):
         return None
     path = find_last_checkpoint(root_dir) if ckpt_path == "last" else ckpt_path
     checkpoint = read_checkpoint(path)
-    print(
+    say(
         f"Resuming from {path}: epoch {checkpoint['epoch']} done, step {checkpoint['global_step']};"
         f" training continues at epoch {checkpoint['epoch'] + 1}"
     )
@@ -84,7 +84,6 @@ def train(args):
     if trainer_options.get("logger", True) is not False:
         trainer_options["logger"] = make_logger(trainer_options["default_root_dir"])
     callbacks = make_callbacks(
-        args.seed,
         enable_checkpointing=trainer_options.get("enable_checkpointing", True) is not False,
         enable_progress_bar=trainer_options.get("enable_progress_bar", True) is not False,
         patience=args.patience,
@@ -93,18 +92,15 @@ def train(args):
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-    report(trainer, best)
+    if best:
+        say(f"Best checkpoint: {best}")
     return results[0] if results else {}
 
 
-def report(trainer, best_checkpoint):
-    if not trainer.is_global_zero:
-        return
-    if best_checkpoint:
-        print(f"Best checkpoint: {best_checkpoint}")
-    for callback in trainer.callbacks:
-        if isinstance(callback, LearningCurves) and callback.path:
-            print(f"Learning curves: {callback.path}")
+@rank_zero_only
+def say(message):
+    """Print once, from the main process, however many processes train."""
+    print(message)
 
 
 def main(argv=None):

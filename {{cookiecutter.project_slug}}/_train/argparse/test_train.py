@@ -31,6 +31,7 @@ def test_checkpoint_holds_only_the_model_hyperparameters(data_dir, tmp_path):
             *("--data_dir", str(data_dir), "--default_root_dir", str(tmp_path)),
             *("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "1"),
             *("--limit_test_batches", "1", "--channels", "8", "--batch_size", "16"),
+            *("--log_every_n_steps", "1"),
         ]
     )
     (last,) = tmp_path.rglob("last.ckpt")

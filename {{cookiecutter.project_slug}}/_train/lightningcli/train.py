@@ -1,0 +1,46 @@
+"""Train, validate, test or predict with LightningCLI: `python train.py --help` lists the subcommands.
+
+configs/default.yaml holds the project's defaults; `--config FILE` and flags override them.
+"""
+
+import sys
+from pathlib import Path
+
+from pytorch_lightning.cli import LightningCLI
+
+from {{ cookiecutter.package_name }}.data import DataError, {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.experiment import CheckpointError, find_last_checkpoint, make_callbacks
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+class CLI(LightningCLI):
+    def before_fit(self):
+        # Lightning reads "last" as the last checkpoint of this new run, which has none yet;
+        # here it means the newest last.ckpt of any earlier run under default_root_dir.
+        if self.config_init.fit.ckpt_path == "last":
+            last = find_last_checkpoint(self.trainer.default_root_dir)
+            print(f"Resuming from {last}")
+            self.config_init.fit.ckpt_path = str(last)
+
+
+def main(args=None):
+    try:
+        return CLI(
+            {{ cookiecutter.model_class }},
+            {{ cookiecutter.datamodule_class }},
+            # Callbacks every run needs; the logger and Trainer settings live in the config.
+            trainer_defaults={"callbacks": make_callbacks()},
+            parser_kwargs={name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS},
+            # Without a logger, runs share default_root_dir; keep the newest config there.
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except (DataError, CheckpointError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()
