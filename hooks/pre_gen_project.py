@@ -63,6 +63,8 @@ RESERVED_PACKAGE_NAMES = {
     "wandb",
 }
 
+# Generated code is laid out to stay within ruff's line length for names this long.
+MAX_NAME_LENGTH = 40
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 CLASS_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]*")
@@ -70,6 +72,8 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 def check_slug(slug):
+    if len(slug) > MAX_NAME_LENGTH:
+        return f"use at most {MAX_NAME_LENGTH} characters"
     if not SLUG_PATTERN.fullmatch(slug):
         return (
             "use ASCII letters, digits, '-', '_' and '.', "
@@ -79,6 +83,8 @@ def check_slug(slug):
 
 
 def check_package_name(name):
+    if len(name) > MAX_NAME_LENGTH:
+        return f"use at most {MAX_NAME_LENGTH} characters"
     if not PACKAGE_PATTERN.fullmatch(name):
         return "use lowercase ASCII letters, digits and '_', not starting with a digit"
     if keyword.iskeyword(name):
@@ -89,6 +95,8 @@ def check_package_name(name):
 
 
 def check_class_name(name):
+    if len(name) > MAX_NAME_LENGTH:
+        return f"use at most {MAX_NAME_LENGTH} characters"
     if not CLASS_PATTERN.fullmatch(name):
         return "use a CamelCase Python identifier: an ASCII capital, then letters and digits"
     if keyword.iskeyword(name):

@@ -16,6 +16,9 @@ REFUSALS = [
     pytest.param(
         {"dataset_class": "Same", "datamodule_class": "Same"}, "datamodule_class", "already", id="classes-same"
     ),
+    pytest.param({"model_class": "M" * 41}, "model_class", "at most 40", id="class-too-long"),
+    pytest.param({"package_name": "p" * 41}, "package_name", "at most 40", id="package-too-long"),
+    pytest.param({"project_slug": "s" * 41}, "project_slug", "at most 40", id="slug-too-long"),
     pytest.param({"package_name": "3d_vision"}, "package_name", "not starting with a digit", id="package-digit"),
     pytest.param({"package_name": "my-package"}, "package_name", "lowercase", id="package-not-identifier"),
     pytest.param({"package_name": "Digits"}, "package_name", "lowercase", id="package-uppercase"),

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from {{ cookiecutter.package_name }}.data import DataError, {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.experiment import CheckpointError, read_checkpoint
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
+from {{ cookiecutter.package_name }}.experiment import read_checkpoint
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 
@@ -40,10 +41,17 @@ def predict(args):
     # Fails with a clear message on a missing or damaged file, before Lightning loads it.
     read_checkpoint(args.ckpt_path)
     # Hyperparameters come back from the checkpoint; weights_only refuses pickled code.
-    model = {{ cookiecutter.model_class }}.load_from_checkpoint(args.ckpt_path, map_location="cpu", weights_only=True)
+    model = {{ cookiecutter.model_class }}.load_from_checkpoint(
+        args.ckpt_path,
+        map_location="cpu",
+        weights_only=True,
+    )
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     datamodule = {{ cookiecutter.datamodule_class }}.load_from_checkpoint(
-        args.ckpt_path, map_location="cpu", weights_only=True, **overrides
+        args.ckpt_path,
+        map_location="cpu",
+        weights_only=True,
+        **overrides,
     )
     trainer = pl.Trainer(
         accelerator=args.accelerator,
@@ -65,7 +73,7 @@ def write_csv(path, columns):
         with os.fdopen(handle, "w", newline="") as temp_file:
             writer = csv.writer(temp_file)
             writer.writerow(["index", *columns])
-            rows = zip(*(values.tolist() for values in columns.values()))
+            rows = zip(*(values.tolist() for values in columns.values()), strict=True)
             for index, row in enumerate(rows):
                 writer.writerow([index, *row])
         os.replace(temp_name, path)

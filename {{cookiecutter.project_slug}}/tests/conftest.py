@@ -19,3 +19,8 @@ def run_in_tmp_path(tmp_path, monkeypatch):
     """Runs write relative paths (outputs/, ...) under tmp_path; pytest's flags stay its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["train.py"])
+{%- if cookiecutter.cli == "lightningcli" and cookiecutter.logger == "mlflow" %}
+    # MLflow makes the config's relative store folder once per process, in the first
+    # test's folder; every test runs in its own, so make it there too.
+    (tmp_path / "outputs" / "mlruns").mkdir(parents=True)
+{%- endif %}

@@ -17,10 +17,12 @@ def test_hyperparameters_are_saved():
     model = {{ cookiecutter.model_class }}(learning_rate=0.01, channels=8)
     assert model.hparams.learning_rate == 0.01
     assert model.hparams.channels == 8
-    assert set(model.hparams) == set(inspect.signature({{ cookiecutter.model_class }}).parameters)
+    parameters = inspect.signature({{ cookiecutter.model_class }}).parameters
+    assert set(model.hparams) == set(parameters)
 
 
 def test_command_line_defaults_match_the_constructor():
-    parser = {{ cookiecutter.model_class }}.add_model_specific_args(argparse.ArgumentParser())
+    parser = argparse.ArgumentParser()
+    {{ cookiecutter.model_class }}.add_model_specific_args(parser)
     parsed = vars(parser.parse_args([]))
     assert parsed == dict({{ cookiecutter.model_class }}().hparams)

@@ -72,7 +72,9 @@ def test_resume_at_epoch_boundary_matches_an_unbroken_run(data_dir, tmp_path):
 def test_run_killed_mid_epoch_resumes_from_last(data_dir, tmp_path):
     command = [sys.executable, "train.py", "--data_dir", str(data_dir)]
     command += ["--default_root_dir", str(tmp_path), "--batch_size", "8", "--max_epochs", "50"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 120
         while not list(tmp_path.rglob("last.ckpt")) and time.monotonic() < deadline:
@@ -83,7 +85,15 @@ def test_run_killed_mid_epoch_resumes_from_last(data_dir, tmp_path):
         process.wait()
     assert process.returncode == -signal.SIGKILL
     command = [sys.executable, "train.py", "--data_dir", str(data_dir), "--default_root_dir"]
-    command += [str(tmp_path), "--ckpt_path", "last", "--max_epochs", "3", "--limit_train_batches", "4"]
+    command += [
+        str(tmp_path),
+        "--ckpt_path",
+        "last",
+        "--max_epochs",
+        "3",
+        "--limit_train_batches",
+        "4",
+    ]
     finished = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert "Resuming from" in finished.stdout
@@ -93,6 +103,15 @@ def test_run_killed_mid_epoch_resumes_from_last(data_dir, tmp_path):
 
 def test_last_without_a_checkpoint_says_so(data_dir, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--data_dir", str(data_dir), "--default_root_dir", str(tmp_path), "--ckpt_path", "last"])
+        main(
+            [
+                "--data_dir",
+                str(data_dir),
+                "--default_root_dir",
+                str(tmp_path),
+                "--ckpt_path",
+                "last",
+            ]
+        )
     assert "no last.ckpt under" in str(exit_info.value.code)
     assert not list(tmp_path.iterdir())

@@ -51,8 +51,8 @@ class LearningCurves(pl.Callback):
         self.history.append(row)
 
     def on_fit_end(self, trainer, pl_module):
-        if self.history and trainer.log_dir:
-            self.path = Path(trainer.log_dir) / self.filename
+        if self.history:
+            self.path = run_directory(trainer) / self.filename
             draw_curves(self.history, self.path)
 
     def state_dict(self):
@@ -60,6 +60,14 @@ class LearningCurves(pl.Callback):
 
     def load_state_dict(self, state_dict):
         self.history = list(state_dict["history"])
+
+
+def run_directory(trainer):
+    """This run's folder: where its checkpoints go, else where its logger writes."""
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint and checkpoint.dirpath:
+        return Path(checkpoint.dirpath).parent
+    return Path(trainer.log_dir or trainer.default_root_dir)
 
 
 @rank_zero_only

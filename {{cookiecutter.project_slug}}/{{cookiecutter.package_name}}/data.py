@@ -13,12 +13,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
+from .errors import DataError
+
 IMAGES_FILE = "images.npy"
 LABELS_FILE = "labels.npy"
-
-
-class DataError(Exception):
-    """Data that cannot be read or written; the message names the path."""
 
 
 class {{ cookiecutter.dataset_class }}(Dataset):

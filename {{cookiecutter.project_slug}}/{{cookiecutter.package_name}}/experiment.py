@@ -1,16 +1,22 @@
 """Where a run writes: its logger, its callbacks, and the checkpoints it can resume from."""
 
 import importlib.util
+{%- if cookiecutter.logger == "mlflow" %}
+import os
+{%- endif %}
 from pathlib import Path
 
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 
 from .callbacks import LearningCurves, ReseedEveryEpoch
+from .errors import CheckpointError
+{%- if cookiecutter.logger == "mlflow" %}
 
-
-class CheckpointError(Exception):
-    """A checkpoint that is missing or unreadable; the message names the path."""
+# MLflow 3 keeps its local file store in maintenance mode and refuses it unless asked;
+# a folder of plain files is what this project wants: no database, nothing to run.
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+{%- endif %}
 
 
 {%- if cookiecutter.cli == "argparse" %}
@@ -35,13 +41,22 @@ def make_logger(root_dir):
 
     # Offline unless you ask for more: `wandb login` and WANDB_MODE=online sync the run.
     offline = os.environ.get("WANDB_MODE", "offline") != "online"
-    return WandbLogger(project={{ cookiecutter.project_slug | tojson }}, save_dir=root_dir, offline=offline)
+    # wandb looks for the git repository from save_dir, which must exist by then.
+    Path(root_dir).mkdir(parents=True, exist_ok=True)
+    return WandbLogger(
+        project={{ cookiecutter.project_slug | tojson }},
+        save_dir=root_dir,
+        offline=offline,
+    )
 {%- elif cookiecutter.logger == "mlflow" %}
     from pytorch_lightning.loggers import MLFlowLogger
 
     # A local file store: `mlflow ui --backend-store-uri <root_dir>/mlruns` browses it.
     store = (Path(root_dir) / "mlruns").resolve()
-    return MLFlowLogger(experiment_name={{ cookiecutter.project_slug | tojson }}, tracking_uri=store.as_uri())
+    return MLFlowLogger(
+        experiment_name={{ cookiecutter.project_slug | tojson }},
+        tracking_uri=f"file:{store}",
+    )
 {%- else %}
     # No experiment logger: metrics still reach the progress bar and the learning curves.
     return False

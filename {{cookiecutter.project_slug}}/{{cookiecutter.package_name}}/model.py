@@ -12,8 +12,9 @@ from torchmetrics.classification import MulticlassAccuracy
 class {{ cookiecutter.model_class }}(pl.LightningModule):
     """Two convolution blocks and a small classifier head, trained with AdamW.
 
-    Every hyperparameter is an argument with a default, so `{{ cookiecutter.model_class }}()` works and
-    `save_hyperparameters()` records exactly these values in the checkpoint and the logger.
+    Every hyperparameter is an argument with a default, so the class builds with no
+    arguments, and `save_hyperparameters()` records exactly these values in the
+    checkpoint and the logger.
     """
 
     def __init__(
@@ -51,7 +52,10 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
     @staticmethod
     def add_model_specific_args(parent_parser):
         """Add this model's hyperparameters to the command line, as their own group."""
-        group = parent_parser.add_argument_group("{{ cookiecutter.model_class }}", "model hyperparameters")
+        group = parent_parser.add_argument_group(
+            "{{ cookiecutter.model_class }}",
+            "model hyperparameters",
+        )
         group.add_argument("--learning_rate", type=float, help="AdamW learning rate")
         group.add_argument("--lr_decay", type=float, help="learning-rate factor per epoch")
         group.add_argument("--weight_decay", type=float, help="AdamW weight decay")
@@ -60,9 +64,9 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         group.add_argument("--dropout", type=float, help="dropout before the hidden layer")
         group.add_argument("--num_classes", type=int, help="number of classes")
         # The defaults are written once, in __init__.
-        init_parameters = inspect.signature({{ cookiecutter.model_class }}.__init__).parameters.values()
+        signature = inspect.signature({{ cookiecutter.model_class }})
         parent_parser.set_defaults(
-            **{p.name: p.default for p in init_parameters if p.default is not p.empty}
+            **{name: p.default for name, p in signature.parameters.items()},
         )
         return parent_parser
 

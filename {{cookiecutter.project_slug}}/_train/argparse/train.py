@@ -7,9 +7,9 @@ import sys
 import pytorch_lightning as pl
 from pytorch_lightning.utilities import rank_zero_only
 
-from {{ cookiecutter.package_name }}.data import DataError, {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
 from {{ cookiecutter.package_name }}.experiment import (
-    CheckpointError,
     find_last_checkpoint,
     make_callbacks,
     make_logger,
@@ -27,7 +27,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def build_parser():
     parser = ArgumentParser(
-        description="Train {{ cookiecutter.model_class }} on {{ cookiecutter.datamodule_class }}, then test it.",
+        description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     program = parser.add_argument_group("Program", "where the data is and how it is read")
@@ -37,10 +37,13 @@ def build_parser():
     program.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
     program.add_argument(
         "--ckpt_path",
-        help="checkpoint to resume from, or 'last' for the newest last.ckpt under --default_root_dir",
+        help="checkpoint to resume, or 'last': the newest last.ckpt under --default_root_dir",
     )
     program.add_argument(
-        "--patience", type=int, default=5, help="epochs without val_loss improvement before stopping"
+        "--patience",
+        type=int,
+        default=5,
+        help="epochs without a better val_loss before training stops early",
     )
     {{ cookiecutter.model_class }}.add_model_specific_args(parser)
     add_trainer_args(parser)
@@ -76,7 +79,9 @@ def resolve_ckpt_path(ckpt_path, root_dir):
 def train(args):
     pl.seed_everything(args.seed, workers=True)
     datamodule = {{ cookiecutter.datamodule_class }}(
-        data_dir=args.data_dir, batch_size=args.batch_size, num_workers=args.num_workers
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
     )
     model = {{ cookiecutter.model_class }}(**model_kwargs(args))
     trainer_options = trainer_kwargs(args)

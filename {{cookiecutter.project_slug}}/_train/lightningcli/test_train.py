@@ -27,7 +27,7 @@ def test_fast_dev_run_fits_then_tests(data_dir, tmp_path):
         [
             "test",
             *("--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(tmp_path)),
-            "--trainer.fast_dev_run", "1",
+            *("--trainer.fast_dev_run", "1"),
         ]
     )
     assert "test_acc" in tested.trainer.callback_metrics

@@ -1,4 +1,4 @@
-"""Train, validate, test or predict with LightningCLI: `python train.py --help` lists the subcommands.
+"""Train, validate, test or predict with LightningCLI; `python train.py --help` lists how.
 
 configs/default.yaml holds the project's defaults; `--config FILE` and flags override them.
 """
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pytorch_lightning.cli import LightningCLI
 
-from {{ cookiecutter.package_name }}.data import DataError, {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.experiment import CheckpointError, find_last_checkpoint, make_callbacks
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
+from {{ cookiecutter.package_name }}.experiment import find_last_checkpoint, make_callbacks
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
@@ -33,7 +34,9 @@ def main(args=None):
             {{ cookiecutter.datamodule_class }},
             # Callbacks every run needs; the logger and Trainer settings live in the config.
             trainer_defaults={"callbacks": make_callbacks()},
-            parser_kwargs={name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS},
+            parser_kwargs={
+                name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS
+            },
             # Without a logger, runs share default_root_dir; keep the newest config there.
             save_config_kwargs={"overwrite": True},
             args=args,
