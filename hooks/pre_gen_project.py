@@ -72,21 +72,21 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 def check_slug(slug):
-    if len(slug) > MAX_NAME_LENGTH:
-        return f"use at most {MAX_NAME_LENGTH} characters"
     if not SLUG_PATTERN.fullmatch(slug):
         return (
             "use ASCII letters, digits, '-', '_' and '.', "
             "starting and ending with a letter or digit"
         )
+    if len(slug) > MAX_NAME_LENGTH:
+        return f"use at most {MAX_NAME_LENGTH} characters"
     return None
 
 
 def check_package_name(name):
-    if len(name) > MAX_NAME_LENGTH:
-        return f"use at most {MAX_NAME_LENGTH} characters"
     if not PACKAGE_PATTERN.fullmatch(name):
         return "use lowercase ASCII letters, digits and '_', not starting with a digit"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"use at most {MAX_NAME_LENGTH} characters"
     if keyword.iskeyword(name):
         return "a Python keyword cannot name a package"
     if name in RESERVED_PACKAGE_NAMES or name in sys.stdlib_module_names:
@@ -95,10 +95,10 @@ def check_package_name(name):
 
 
 def check_class_name(name):
-    if len(name) > MAX_NAME_LENGTH:
-        return f"use at most {MAX_NAME_LENGTH} characters"
     if not CLASS_PATTERN.fullmatch(name):
         return "use a CamelCase Python identifier: an ASCII capital, then letters and digits"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"use at most {MAX_NAME_LENGTH} characters"
     if keyword.iskeyword(name):
         return "a Python keyword cannot name a class"
     if name in RESERVED_CLASS_NAMES or hasattr(builtins, name):

@@ -1,7 +1,10 @@
 """What a bake produces: the exact files, the user's names in use, nothing left unrendered."""
 
 import ast
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import UNRENDERED, project_files
@@ -21,6 +24,30 @@ OPTION_MATRIX = [
     pytest.param({"logger": "none"}, id="logger-none"),
     pytest.param({"github_actions": False, "pre_commit": False}, id="no-ci-no-precommit"),
     pytest.param({"cli": "lightningcli", "logger": "none", "license": "none"}, id="cli-bare"),
+]
+
+
+# Names at both ends of what the hook allows: generated code must lay out the same way.
+LONGEST_NAMES = {
+    "project_slug": "s" * 40,
+    "package_name": "p" * 40,
+    "dataset_class": "D" + "x" * 39,
+    "datamodule_class": "M" + "x" * 39,
+    "model_class": "N" + "x" * 39,
+}
+SHORTEST_NAMES = {
+    "project_slug": "s",
+    "package_name": "p",
+    "dataset_class": "D",
+    "datamodule_class": "M",
+    "model_class": "N",
+}
+RUFF_MATRIX = [
+    *OPTION_MATRIX,
+    pytest.param({**LONGEST_NAMES, "logger": "wandb"}, id="longest-names-wandb"),
+    pytest.param({**LONGEST_NAMES, "cli": "lightningcli"}, id="longest-names-lightningcli"),
+    pytest.param({**SHORTEST_NAMES, "logger": "mlflow"}, id="shortest-names-mlflow"),
+    pytest.param({**SHORTEST_NAMES, "cli": "lightningcli"}, id="shortest-names-lightningcli"),
 ]
 
 
@@ -110,12 +137,17 @@ def test_licence_names_the_author(bake):
 
 @pytest.mark.parametrize(
     "project_name",
-    ['My "quoted" \\ project\\', "딥러닝 숫자 인식", "x\"\"\"; import os; os.system('touch pwned'); \"\"\"", "!!!"],
+    [
+        'My "quoted" \\ project\\',
+        "딥러닝 숫자 인식",
+        'x"""; import os; os.system(\'touch pwned\'); """',
+        "!!!",
+    ],
     ids=["quotes-backslashes", "korean", "injection", "no-letters"],
 )
 def test_awkward_project_names_give_valid_projects(bake, tmp_path, monkeypatch, project_name):
     monkeypatch.chdir(tmp_path)
-    description = 'Says "hi" \\ and 안녕 \'twice\''
+    description = "Says \"hi\" \\ and 안녕 'twice'"
     project = bake(project_name=project_name, description=description, author_name='O\'Brien "Bob"')
     package = project.name.replace("-", "_").replace(".", "_")
     assert package.isascii() and package.isidentifier()
@@ -128,3 +160,19 @@ def test_awkward_project_names_give_valid_projects(bake, tmp_path, monkeypatch, 
     assert project_name in (project / "README.md").read_text(encoding="utf-8")
     assert not list(tmp_path.rglob("pwned"))
 
+
+@pytest.mark.parametrize("answers", RUFF_MATRIX)
+def test_bake_passes_ruff_check_and_format(bake, answers):
+    project = bake(**answers)
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "."], ["format", "--check", "."]):
+        finished = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
+def test_template_hooks_and_tests_pass_ruff():
+    template = Path(__file__).resolve().parents[1]
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "hooks", "tests"], ["format", "--check", "hooks", "tests"]):
+        finished = subprocess.run([*ruff, *command], cwd=template, capture_output=True, text=True)
+        assert finished.returncode == 0, finished.stdout + finished.stderr

@@ -16,7 +16,9 @@ def run_project_tests(project, *pytest_args):
     # PYTHONDONTWRITEBYTECODE keeps the baked tree free of __pycache__ for later checks.
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "WANDB_SILENT": "true"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
-    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def test_default_project_passes_its_whole_suite(bake):

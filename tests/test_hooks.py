@@ -3,46 +3,52 @@
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
+# (test id, answers, the field named in the error, words the error must hold)
 REFUSALS = [
-    pytest.param({"dataset_class": "digitsDataset"}, "dataset_class", "CamelCase", id="class-not-camelcase"),
-    pytest.param({"model_class": "My-Model"}, "model_class", "CamelCase", id="class-not-identifier"),
-    pytest.param({"model_class": "Model€"}, "model_class", "CamelCase", id="class-not-ascii"),
-    pytest.param({"datamodule_class": "None"}, "datamodule_class", "keyword", id="class-keyword"),
-    pytest.param({"model_class": "Trainer"}, "model_class", "shadow", id="class-shadows-trainer"),
-    pytest.param({"dataset_class": "Dataset"}, "dataset_class", "shadow", id="class-shadows-dataset"),
-    pytest.param({"datamodule_class": "DataLoader"}, "datamodule_class", "shadow", id="class-shadows-dataloader"),
-    pytest.param({"model_class": "LightningModule"}, "model_class", "shadow", id="class-shadows-module"),
-    pytest.param({"model_class": "ValueError"}, "model_class", "shadow", id="class-shadows-builtin"),
-    pytest.param(
-        {"dataset_class": "Same", "datamodule_class": "Same"}, "datamodule_class", "already", id="classes-same"
+    ("class-not-camelcase", {"dataset_class": "digitsDataset"}, "dataset_class", "CamelCase"),
+    ("class-not-identifier", {"model_class": "My-Model"}, "model_class", "CamelCase"),
+    ("class-not-ascii", {"model_class": "Model€"}, "model_class", "CamelCase"),
+    ("class-keyword", {"datamodule_class": "None"}, "datamodule_class", "keyword"),
+    ("class-shadows-trainer", {"model_class": "Trainer"}, "model_class", "shadow"),
+    ("class-shadows-dataset", {"dataset_class": "Dataset"}, "dataset_class", "shadow"),
+    ("class-shadows-dataloader", {"datamodule_class": "DataLoader"}, "datamodule_class", "shadow"),
+    ("class-shadows-module", {"model_class": "LightningModule"}, "model_class", "shadow"),
+    ("class-shadows-builtin", {"model_class": "ValueError"}, "model_class", "shadow"),
+    (
+        "classes-same",
+        {"dataset_class": "Same", "datamodule_class": "Same"},
+        "datamodule_class",
+        "already",
     ),
-    pytest.param({"model_class": "M" * 41}, "model_class", "at most 40", id="class-too-long"),
-    pytest.param({"package_name": "p" * 41}, "package_name", "at most 40", id="package-too-long"),
-    pytest.param({"project_slug": "s" * 41}, "project_slug", "at most 40", id="slug-too-long"),
-    pytest.param({"package_name": "3d_vision"}, "package_name", "not starting with a digit", id="package-digit"),
-    pytest.param({"package_name": "my-package"}, "package_name", "lowercase", id="package-not-identifier"),
-    pytest.param({"package_name": "Digits"}, "package_name", "lowercase", id="package-uppercase"),
-    pytest.param({"package_name": "class"}, "package_name", "keyword", id="package-keyword"),
-    pytest.param({"package_name": "torch"}, "package_name", "shadow", id="package-shadows-torch"),
-    pytest.param({"package_name": "json"}, "package_name", "shadow", id="package-shadows-stdlib"),
-    pytest.param({"package_name": "train"}, "package_name", "shadow", id="package-shadows-train-py"),
-    pytest.param({"project_slug": "my project"}, "project_slug", "ASCII letters", id="slug-space"),
-    pytest.param({"project_slug": "-digits"}, "project_slug", "starting and ending", id="slug-leading-dash"),
-    pytest.param({"project_slug": "../escape"}, "project_slug", "ASCII letters", id="slug-path"),
-    pytest.param(
-        # No "/" in it: the payload spells the path with chr(47), so no folders get made.
+    ("class-too-long", {"model_class": "M" * 41}, "model_class", "at most 40"),
+    ("package-too-long", {"package_name": "p" * 41}, "package_name", "at most 40"),
+    ("slug-too-long", {"project_slug": "s" * 41}, "project_slug", "at most 40"),
+    ("package-digit", {"package_name": "3d_vision"}, "package_name", "not starting with a digit"),
+    ("package-not-identifier", {"package_name": "my-package"}, "package_name", "lowercase"),
+    ("package-uppercase", {"package_name": "Digits"}, "package_name", "lowercase"),
+    ("package-keyword", {"package_name": "class"}, "package_name", "keyword"),
+    ("package-shadows-torch", {"package_name": "torch"}, "package_name", "shadow"),
+    ("package-shadows-stdlib", {"package_name": "json"}, "package_name", "shadow"),
+    ("package-shadows-train-py", {"package_name": "train"}, "package_name", "shadow"),
+    ("slug-space", {"project_slug": "my project"}, "project_slug", "ASCII letters"),
+    ("slug-leading-dash", {"project_slug": "-digits"}, "project_slug", "starting and ending"),
+    ("slug-path", {"project_slug": "../escape"}, "project_slug", "ASCII letters"),
+    (
+        # Code if the hook pasted answers into quotes; chr(47) spells "/" so no folders appear.
+        "slug-injection",
         {"project_slug": 'abc"; open(chr(47).join({pwned_parts}), "w").write("x"); SLUG="abc'},
         "project_slug",
         "ASCII letters",
-        id="slug-injection",
     ),
-    pytest.param({"description": "Digits 🚀"}, "description", "U+FFFF", id="text-emoji"),
-    pytest.param({"author_name": "Ada\nLovelace"}, "author_name", "single line", id="text-newline"),
-    pytest.param({"author_email": "not an email"}, "author_email", "name@example.com", id="email"),
+    ("text-emoji", {"description": "Digits 🚀"}, "description", "U+FFFF"),
+    ("text-newline", {"author_name": "Ada\nLovelace"}, "author_name", "single line"),
+    ("email", {"author_email": "not an email"}, "author_email", "name@example.com"),
 ]
 
 
-@pytest.mark.parametrize(("answers", "field", "allowed"), REFUSALS)
+@pytest.mark.parametrize(
+    ("answers", "field", "allowed"), [pytest.param(*row[1:], id=row[0]) for row in REFUSALS]
+)
 def test_refused_answer_exits_with_one_line_and_leaves_nothing(
     cookies, capfd, tmp_path, answers, field, allowed
 ):

@@ -1,0 +1,67 @@
+"""Projects stay in step with the template through cruft: create, check, update."""
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEMPLATE, project_files
+
+BIN = Path(sys.executable).parent
+GIT_IDENTITY = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+
+
+def run(cwd, *command):
+    finished = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished.stdout
+
+
+def commit_all(repo, message):
+    run(repo, "git", "add", "-A")
+    run(repo, "git", *GIT_IDENTITY, "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def template_repo(tmp_path):
+    """A git copy of this template: cruft reads templates from git."""
+    repo = tmp_path / "template"
+    ignored = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache")
+    shutil.copytree(TEMPLATE, repo, ignore=ignored)
+    run(repo, "git", "init", "-q")
+    commit_all(repo, "template")
+    return repo
+
+
+@pytest.fixture
+def cruft_project(template_repo, tmp_path):
+    out = tmp_path / "cruft"
+    run(tmp_path, BIN / "cruft", "create", str(template_repo), "--no-input", "--output-dir", str(out))
+    return out / "digits-classifier"
+
+
+def test_cruft_create_matches_cookiecutter(template_repo, cruft_project, tmp_path):
+    out = tmp_path / "cookiecutter"
+    run(tmp_path, BIN / "cookiecutter", str(template_repo), "--no-input", "--output-dir", str(out))
+    baked = out / "digits-classifier"
+    cruft_files = [name for name in project_files(cruft_project) if name != ".cruft.json"]
+    assert cruft_files == project_files(baked)
+    _, mismatched, errors = filecmp.cmpfiles(cruft_project, baked, cruft_files, shallow=False)
+    assert mismatched == errors == []
+
+
+def test_cruft_check_passes_on_a_fresh_project(cruft_project):
+    assert "up to date" in run(cruft_project, BIN / "cruft", "check")
+
+
+def test_cruft_update_applies_a_template_change(template_repo, cruft_project):
+    run(cruft_project, "git", "init", "-q")
+    commit_all(cruft_project, "generated")
+    readme = template_repo / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text() + "\nA line the template added later.\n")
+    commit_all(template_repo, "template: add a line")
+    run(cruft_project, BIN / "cruft", "update", "--skip-apply-ask")
+    assert "A line the template added later." in (cruft_project / "README.md").read_text()
+    assert "up to date" in run(cruft_project, BIN / "cruft", "check")
