@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from .errors import DataError
@@ -166,10 +167,25 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         return self._loader(self.val_set)
 
     def test_dataloader(self):
-        return self._loader(self.test_set)
+        return self._loader(self.test_set, sampler=self._test_sampler())
 
     def predict_dataloader(self):
         return self._loader(self.predict_set)
+
+    def _test_sampler(self):
+        """Under DDP, give each process a disjoint share, unpadded, so each example counts once.
+
+        Lightning's default DistributedSampler pads the shares to equal length by repeating
+        examples, which would skew the test metrics.
+        """
+        if self.trainer is None or self.trainer.world_size == 1:
+            return None
+        return UnrepeatedDistributedSampler(
+            self.test_set,
+            num_replicas=self.trainer.world_size,
+            rank=self.trainer.global_rank,
+            shuffle=False,
+        )
 
     def _loader(self, dataset, sampler=None):
         return DataLoader(
