@@ -114,7 +114,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        batch_size: int = 64,
+        batch_size: int = 128,
         num_workers: int = 0,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,

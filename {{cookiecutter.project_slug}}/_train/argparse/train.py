@@ -33,7 +33,7 @@ def build_parser():
     program = parser.add_argument_group("Program", "where the data is and how it is read")
     program.add_argument("--data_dir", default="data", help="data folder; filled on first use")
     program.add_argument("--seed", type=int, default=42, help="seed for every random generator")
-    program.add_argument("--batch_size", type=int, default=64, help="examples per batch")
+    program.add_argument("--batch_size", type=int, default=128, help="examples per batch")
     program.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
     program.add_argument(
         "--ckpt_path",

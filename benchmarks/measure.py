@@ -1,0 +1,147 @@
+"""Time the epochs of training loops in this process and print the figures as JSON.
+
+Run by benchmarks/run.py inside a baked project:
+    python measure.py PROJECT_DIR full bare plain --data_dir DIR [--rounds N] [--epochs N]
+
+The loops take turns, round after round, in one warm process: a slow spell of a shared
+machine then lands on all of them alike instead of on whichever ran during it.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("project", help="a baked project folder")
+    parser.add_argument("loops", nargs="+", choices=["full", "bare", "plain"])
+    parser.add_argument("--rounds", type=int, default=1, help="turns each loop takes")
+    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--num_workers", type=int, default=0)
+    parser.add_argument("--root_dir", default="bench_outputs")
+    return parser.parse_args()
+
+
+def steady(epoch_seconds):
+    """The epochs after the first two, which pay for warm-up."""
+    return epoch_seconds[2:]
+
+
+def peak_rss_mib():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return round(own, 1), round(workers, 1)
+
+
+def project_pieces(project):
+    """The baked project's own classes and helpers, found through its package name."""
+    sys.path.insert(0, project)
+    import train  # the baked project's train.py
+
+    return train
+
+
+def lightning_loop(train, args, full):
+    import pytorch_lightning as pl
+
+    class EpochTimer(pl.Callback):
+        def __init__(self):
+            self.starts = []
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self.starts.append(time.perf_counter())
+
+        def on_train_end(self, trainer, pl_module):
+            self.starts.append(time.perf_counter())
+
+    flags = ["--data_dir", args.data_dir, "--max_epochs", str(args.epochs)]
+    flags += ["--num_workers", str(args.num_workers), "--default_root_dir", args.root_dir]
+    parsed = train.build_parser().parse_args(flags)
+    pl.seed_everything(parsed.seed, workers=True, verbose=False)
+    datamodule = train.DigitsDataModule(
+        data_dir=parsed.data_dir, batch_size=parsed.batch_size, num_workers=parsed.num_workers
+    )
+    model = train.DigitsClassifier(**train.model_kwargs(parsed))
+    options = train.trainer_kwargs(parsed)
+    timer = EpochTimer()
+    if full:
+        # Exactly what train.py adds: its logger and callbacks (early stopping kept out of the way).
+        callbacks = train.make_callbacks(patience=10_000)
+        options["logger"] = train.make_logger(options["default_root_dir"])
+    else:
+        callbacks = []
+        options.update(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+        options.update(enable_model_summary=False)
+    trainer = pl.Trainer(**options, callbacks=[*callbacks, timer])
+    trainer.fit(model, datamodule=datamodule)
+    return [end - start for start, end in zip(timer.starts, timer.starts[1:], strict=False)]
+
+
+def plain_loop(train, args):
+    """The same model, data, optimizer and schedule, in a hand-written PyTorch loop."""
+    import torch
+    from torch.nn import functional as F
+
+    torch.manual_seed(42)
+    torch.use_deterministic_algorithms(True)
+    datamodule = train.DigitsDataModule(data_dir=args.data_dir, num_workers=args.num_workers)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
+    model = train.DigitsClassifier()
+    optimizers = model.configure_optimizers()
+    optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]
+    epoch_seconds = []
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        model.train()
+        train_loader.sampler.set_epoch(epoch)
+        for images, labels in train_loader:
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        model.eval()
+        correct = 0
+        with torch.inference_mode():
+            for images, labels in val_loader:
+                logits = model(images)
+                F.cross_entropy(logits, labels)
+                correct += (logits.argmax(dim=1) == labels).sum().item()
+        epoch_seconds.append(time.perf_counter() - start)
+    return epoch_seconds
+
+
+def main():
+    args = parse_args()
+    train = project_pieces(args.project)
+    steady_seconds = {loop: [] for loop in args.loops}
+    started = time.perf_counter()
+    for _ in range(args.rounds):
+        for loop in args.loops:
+            if loop == "plain":
+                epoch_seconds = plain_loop(train, args)
+            else:
+                epoch_seconds = lightning_loop(train, args, full=loop == "full")
+            steady_seconds[loop] += steady(epoch_seconds)
+    own_mib, workers_mib = peak_rss_mib()
+    figures = {
+        "steady_epoch_seconds": {
+            loop: round(statistics.median(seconds), 4) for loop, seconds in steady_seconds.items()
+        },
+        "last_epoch_seconds": {loop: round(seconds[-1], 4) for loop, seconds in steady_seconds.items()},
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mib": own_mib,
+        "peak_worker_rss_mib": workers_mib,
+    }
+    print("FIGURES " + json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

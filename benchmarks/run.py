@@ -1,0 +1,177 @@
+"""Measure the default generated project and print the figures; no pass or fail.
+
+    .venv/bin/python benchmarks/run.py [--repeats N] [--suite]
+
+1. Loop overhead: steady-state epoch time of the project's full loop (its logger,
+   callbacks, metrics, progress bar, checkpointing) against a bare Trainer and a plain
+   PyTorch loop over the same model, data and optimizer. Goals: bare/full >= 0.90 and
+   plain/full >= 0.70.
+2. Time to accuracy: `python train.py` from launch against `import pytorch_lightning`.
+   Goal: at most 2x, reaching test accuracy >= 0.98.
+3. Cost as data grows: 20x the rows (synthetic, jittered copies of the digits): peak
+   memory and epoch time against 1x.
+4. With --suite: wall time of the generated project's tests and of the template's suite.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+MEASURE = Path(__file__).resolve().parent / "measure.py"
+PYTHON = sys.executable
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--suite", action="store_true", help="also time the test suites (minutes)")
+    return parser.parse_args()
+
+
+def bake(workdir):
+    subprocess.run(
+        [PYTHON, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "--output-dir", str(workdir)],
+        check=True,
+        capture_output=True,
+    )
+    return workdir / "digits-classifier"
+
+
+def timed(command, cwd, env=None):
+    start = time.perf_counter()
+    finished = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if finished.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(map(str, command))}\n{finished.stderr[-2000:]}")
+    return seconds, finished.stdout + finished.stderr
+
+
+def measure(project, loop, data_dir, epochs=8, num_workers=0):
+    command = [PYTHON, str(MEASURE), str(project), loop, "--data_dir", str(data_dir)]
+    command += ["--epochs", str(epochs), "--num_workers", str(num_workers)]
+    _, output = timed(command, cwd=project)
+    line = next(line for line in output.splitlines() if line.startswith("FIGURES "))
+    return json.loads(line.removeprefix("FIGURES "))
+
+
+def loop_overhead(project, repeats):
+    steady = {"full": [], "bare": [], "plain": []}
+    for _ in range(repeats):
+        for loop in steady:  # interleaved, so drifts in machine speed hit all three alike
+            steady[loop].append(measure(project, loop, project / "data")["steady_epoch_seconds"])
+    median = {loop: statistics.median(values) for loop, values in steady.items()}
+    print("\n1. Loop overhead: steady-state seconds per epoch (train + validation), median")
+    for loop, values in steady.items():
+        print(f"   {loop:5s} {median[loop]:.4f}   runs: {', '.join(f'{v:.4f}' for v in values)}")
+    print(f"   bare / full  = {median['bare'] / median['full']:.3f}   (goal >= 0.90)")
+    print(
+        f"   plain / full = {median['plain'] / median['full']:.3f}   (goal >= 0.70, stretch 0.80)"
+    )
+
+
+def time_to_accuracy(project, repeats):
+    imports = [
+        timed([PYTHON, "-c", "import pytorch_lightning"], project)[0] for _ in range(repeats)
+    ]
+    runs, accuracies = [], []
+    for _ in range(repeats):
+        seconds, output = timed([PYTHON, "train.py"], project)
+        runs.append(seconds)
+        accuracies.append(float(re.search(r"test_acc\W+([0-9.]+)", output).group(1)))
+    import_median, run_median = statistics.median(imports), statistics.median(runs)
+    print("\n2. Time to accuracy: `python train.py`, defaults, data already written")
+    print(f"   import pytorch_lightning  {import_median:.2f} s   runs: {fmt(imports)}")
+    print(f"   python train.py           {run_median:.2f} s   runs: {fmt(runs)}")
+    print(
+        f"   test accuracy             {', '.join(f'{a:.4f}' for a in accuracies)}   (goal >= 0.98)"
+    )
+    print(f"   train / import            {run_median / import_median:.2f}   (goal <= 2)")
+
+
+def fmt(values):
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
+def write_enlarged_data(source, target, factor):
+    """factor x the rows: the digits and jittered copies, as the same two .npy files."""
+    images = np.load(source / "images.npy")
+    labels = np.load(source / "labels.npy")
+    rng = np.random.default_rng(0)
+    copies = [images] + [
+        np.clip(images.astype(np.int16) + rng.integers(-2, 3, images.shape), 0, 16).astype(np.uint8)
+        for _ in range(factor - 1)
+    ]
+    target.mkdir(parents=True, exist_ok=True)
+    np.save(target / "images.npy", np.concatenate(copies))
+    np.save(target / "labels.npy", np.tile(labels, factor))
+    return len(labels) * factor
+
+
+def data_growth(project, workdir):
+    big = workdir / "data_x20"
+    rows = write_enlarged_data(project / "data", big, 20)
+    print(
+        f"\n3. Cost as data grows: 1x (1,797 rows) against 20x ({rows:,} rows), full loop, 3 epochs"
+    )
+    print("   data  workers  steady epoch s  peak RSS MiB (main / largest worker)")
+    for num_workers in (0, 2):
+        results = {}
+        for label, data_dir in (("1x", project / "data"), ("20x", big)):
+            figures = measure(project, "full", data_dir, epochs=3, num_workers=num_workers)
+            results[label] = figures
+            epoch = figures["epoch_seconds"][-1]
+            print(
+                f"   {label:4s}  {num_workers:7d}  {epoch:14.3f}  "
+                f"{figures['peak_rss_mib']:.0f} / {figures['peak_worker_rss_mib']:.0f}"
+            )
+        ratio = results["20x"]["epoch_seconds"][-1] / results["1x"]["epoch_seconds"][-1]
+        memory = results["20x"]["peak_rss_mib"] - results["1x"]["peak_rss_mib"]
+        print(
+            f"   workers={num_workers}: epoch time x{ratio:.1f} for x20 data; peak memory {memory:+.0f} MiB"
+        )
+
+
+def suites(project):
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    seconds, _ = timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    print("\n4. Test suites")
+    print(f"   generated project, all tests        {seconds:.1f} s")
+    seconds, _ = timed(
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"], project, env
+    )
+    print(f"   generated project, -m 'not slow'    {seconds:.1f} s")
+    seconds, _ = timed(
+        [PYTHON, "-m", "pytest", "-q", "-n", "auto", "-p", "no:cacheprovider"], TEMPLATE, env
+    )
+    print(f"   template suite, -n auto ({os.cpu_count()} cores)  {seconds:.1f} s")
+
+
+def main():
+    args = parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        project = bake(workdir)
+        first_seconds, _ = timed([PYTHON, "train.py", "--fast_dev_run", "1"], project)
+        print(f"(first run wrote the data: fast_dev_run took {first_seconds:.2f} s)")
+        loop_overhead(project, args.repeats)
+        time_to_accuracy(project, args.repeats)
+        data_growth(project, workdir)
+        if args.suite:
+            suites(project)
+
+
+if __name__ == "__main__":
+    main()
