@@ -135,7 +135,9 @@ def main():
         "steady_epoch_seconds": {
             loop: round(statistics.median(seconds), 4) for loop, seconds in steady_seconds.items()
         },
-        "last_epoch_seconds": {loop: round(seconds[-1], 4) for loop, seconds in steady_seconds.items()},
+        "last_epoch_seconds": {
+            loop: round(seconds[-1], 4) for loop, seconds in steady_seconds.items()
+        },
         "total_seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mib": own_mib,
         "peak_worker_rss_mib": workers_mib,

@@ -1,9 +1,15 @@
 """train.py end to end, in this process: the three argument groups and one batch of each stage."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from train import build_parser, main
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_fast_dev_run_trains_validates_and_tests(data_dir, tmp_path):
@@ -54,3 +60,34 @@ def test_bad_flags_exit_with_one_line(capsys, flags, culprit):
     error_lines = capsys.readouterr().err.strip().splitlines()
     assert len(error_lines) == 1
     assert culprit in error_lines[0]
+
+
+def test_unwritable_data_dir_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data_dir", str(blocker / "data"), "--fast_dev_run", "1"])
+    assert str(exit_info.value.code).startswith(f"error: data_dir {blocker / 'data'}: cannot")
+    assert blocker.read_text() == "a file where a folder should be"
+
+
+@pytest.mark.parametrize("content", [b"", b"\x93NUMPY garbage"], ids=["empty", "malformed"])
+def test_broken_data_file_is_one_clear_error(data_dir, tmp_path, content):
+    (tmp_path / "images.npy").write_bytes((data_dir / "images.npy").read_bytes())
+    (tmp_path / "labels.npy").write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data_dir", str(tmp_path), "--fast_dev_run", "1"])
+    assert str(exit_info.value.code).startswith(f"error: {tmp_path / 'labels.npy'}: ")
+    assert (tmp_path / "labels.npy").read_bytes() == content
+
+
+def test_corrupt_checkpoint_exits_without_a_traceback(data_dir, tmp_path):
+    checkpoint = tmp_path / "broken.ckpt"
+    checkpoint.write_bytes(b"PK\x03\x04 truncated")
+    command = [sys.executable, str(PROJECT_ROOT / "train.py"), "--ckpt_path", str(checkpoint)]
+    command += ["--data_dir", str(data_dir), "--default_root_dir", str(tmp_path)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr
+    assert finished.stderr.strip().splitlines()[-1].startswith(f"error: --ckpt_path {checkpoint}")
+    assert not (tmp_path / "version_0").exists()
