@@ -12,6 +12,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+from pytorch_lightning.utilities import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from .errors import DataError
@@ -115,7 +116,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         self,
         data_dir: str = "data",
         batch_size: int = 128,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         split_seed: int = 0,
@@ -187,16 +188,27 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             shuffle=False,
         )
 
+    def _num_workers(self):
+        """The chosen number of workers, or by default two where the machine has cores to spare.
+
+        Lightning advises workers whenever it sees idle cores; two keep up with this data.
+        """
+        if self.hparams.num_workers is not None:
+            return self.hparams.num_workers
+        num_devices = self.trainer.num_devices if self.trainer else 1
+        return 2 if suggested_max_num_workers(num_devices) > 1 else 0
+
     def _loader(self, dataset, sampler=None):
+        num_workers = self._num_workers()
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
             sampler=sampler,
-            num_workers=self.hparams.num_workers,
+            num_workers=num_workers,
             # Starting an iterator draws the workers' seeds from this generator, not from
             # the global one, so dropout in a resumed run draws what an unbroken run draws.
             generator=torch.Generator().manual_seed(global_seed()),
             # Workers live across epochs: starting them again each epoch costs more
             # than an epoch of this small data set.
-            persistent_workers=self.hparams.num_workers > 0,
+            persistent_workers=num_workers > 0,
         )

@@ -34,7 +34,11 @@ def build_parser():
     program.add_argument("--data_dir", default="data", help="data folder; filled on first use")
     program.add_argument("--seed", type=int, default=42, help="seed for every random generator")
     program.add_argument("--batch_size", type=int, default=128, help="examples per batch")
-    program.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
+    program.add_argument(
+        "--num_workers",
+        type=int,
+        help="DataLoader worker processes; if not given, 2 where the machine has cores to spare",
+    )
     program.add_argument(
         "--ckpt_path",
         help="checkpoint to resume, or 'last': the newest last.ckpt under --default_root_dir",
