@@ -62,6 +62,7 @@ def expected_files(package="digits_classifier", **answers):
         f"{package}/__init__.py",
         f"{package}/callbacks.py",
         f"{package}/data.py",
+        f"{package}/errors.py",
         f"{package}/experiment.py",
         f"{package}/model.py",
         "tests/conftest.py",
@@ -165,7 +166,7 @@ def test_awkward_project_names_give_valid_projects(bake, tmp_path, monkeypatch, 
 def test_bake_passes_ruff_check_and_format(bake, answers):
     project = bake(**answers)
     ruff = [sys.executable, "-m", "ruff"]
-    for command in (["check", "."], ["format", "--check", "."]):
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
         finished = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stdout + finished.stderr
 
@@ -173,6 +174,9 @@ def test_bake_passes_ruff_check_and_format(bake, answers):
 def test_template_hooks_and_tests_pass_ruff():
     template = Path(__file__).resolve().parents[1]
     ruff = [sys.executable, "-m", "ruff"]
-    for command in (["check", "hooks", "tests"], ["format", "--check", "hooks", "tests"]):
+    for command in (
+        ["check", "--no-cache", "hooks", "tests", "benchmarks"],
+        ["format", "--no-cache", "--check", "hooks", "tests", "benchmarks"],
+    ):
         finished = subprocess.run([*ruff, *command], cwd=template, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stdout + finished.stderr

@@ -38,7 +38,15 @@ def template_repo(tmp_path):
 @pytest.fixture
 def cruft_project(template_repo, tmp_path):
     out = tmp_path / "cruft"
-    run(tmp_path, BIN / "cruft", "create", str(template_repo), "--no-input", "--output-dir", str(out))
+    run(
+        tmp_path,
+        BIN / "cruft",
+        "create",
+        str(template_repo),
+        "--no-input",
+        "--output-dir",
+        str(out),
+    )
     return out / "digits-classifier"
 
 

@@ -13,7 +13,12 @@ import pytest
 DDP_FLAGS = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--max_epochs", "2"]
 LAUNCHERS = {
     "lightning": [sys.executable, "train.py"],
-    "torchrun": [str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node", "2", "train.py"],
+    "torchrun": [
+        str(Path(sys.executable).parent / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "train.py",
+    ],
 }
 
 
