@@ -7,5 +7,5 @@ bash scripts/setup.sh
 output_dir="$(mktemp -d)"
 .venv/bin/cookiecutter --no-input . --output-dir "$output_dir"
 cd "$output_dir/digits-classifier"
+echo "Generated $PWD; training it on the bundled digits:"
 "$template_dir/.venv/bin/python" train.py "$@"
-echo "The generated project is in $PWD"
