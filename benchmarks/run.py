@@ -69,15 +69,18 @@ def measure(project, loops, data_dir, rounds=1, epochs=6, num_workers=0):
 
 def loop_overhead(project, rounds):
     figures = measure(project, ["full", "bare", "plain"], project / "data", rounds=rounds)
-    median = figures["steady_epoch_seconds"]
-    print(f"\n1. Loop overhead: seconds per epoch (train + validation), median of {rounds} rounds")
-    print("   of 6 epochs each, the first 2 of each left out; the loops take turns in one process")
+    median, fastest = figures["steady_epoch_seconds"], figures["fastest_epoch_seconds"]
+    print(f"\n1. Loop overhead: seconds per epoch (train + validation) over {rounds} rounds of")
+    print("   6 epochs, the first 2 of each left out; the loops take turns in one process")
+    print("   loop   median   fastest")
     for loop in ("full", "bare", "plain"):
-        print(f"   {loop:5s} {median[loop]:.4f}")
-    print(f"   bare / full  = {median['bare'] / median['full']:.3f}   (goal >= 0.90)")
-    print(
-        f"   plain / full = {median['plain'] / median['full']:.3f}   (goal >= 0.70, stretch 0.80)"
-    )
+        print(f"   {loop:5s}  {median[loop]:.4f}   {fastest[loop]:.4f}")
+    for name, goal in (("bare", "goal >= 0.90"), ("plain", "goal >= 0.70, stretch 0.80")):
+        by_median = median[name] / median["full"]
+        by_fastest = fastest[name] / fastest["full"]
+        print(
+            f"   {name} / full = {by_median:.3f} by median, {by_fastest:.3f} by fastest  ({goal})"
+        )
 
 
 def time_to_accuracy(project, repeats):

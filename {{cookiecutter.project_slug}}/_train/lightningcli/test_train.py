@@ -45,6 +45,14 @@ def test_config_defaults_and_overrides_reach_the_objects(data_dir, tmp_path):
     assert "batch_size" not in checkpoint["hyper_parameters"]
 
 
+def test_switching_off_checkpoints_and_the_progress_bar(data_dir, tmp_path):
+    flags = ["--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false"]
+    cli = fit(data_dir, tmp_path, *flags)
+    assert cli.trainer.checkpoint_callback is None
+    assert cli.trainer.progress_bar_callback is None
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
 def test_config_file_sets_values(data_dir, tmp_path):
     config = tmp_path / "small.yaml"
     config.write_text(yaml.safe_dump({"model": {"channels": 8}, "seed_everything": 7}))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.utilities import rank_zero_only
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
@@ -18,13 +19,31 @@ SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 
 class CLI(LightningCLI):
+    def instantiate_trainer(self, **kwargs):
+        # The project's callbacks join any the config names, except those it switches off.
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        trainer_config = config.trainer
+        kwargs["callbacks"] = [
+            *(trainer_config.callbacks or []),
+            *make_callbacks(
+                enable_checkpointing=trainer_config.enable_checkpointing is not False,
+                enable_progress_bar=trainer_config.enable_progress_bar is not False,
+            ),
+        ]
+        return super().instantiate_trainer(**kwargs)
+
     def before_fit(self):
         # Lightning reads "last" as the last checkpoint of this new run, which has none yet;
         # here it means the newest last.ckpt of any earlier run under default_root_dir.
         if self.config_init.fit.ckpt_path == "last":
             last = find_last_checkpoint(self.trainer.default_root_dir)
-            print(f"Resuming from {last}")
+            rank_zero_print(f"Resuming from {last}")
             self.config_init.fit.ckpt_path = str(last)
+
+
+@rank_zero_only
+def rank_zero_print(message):
+    print(message)
 
 
 def main(args=None):
@@ -32,8 +51,6 @@ def main(args=None):
         return CLI(
             {{ cookiecutter.model_class }},
             {{ cookiecutter.datamodule_class }},
-            # Callbacks every run needs; the logger and Trainer settings live in the config.
-            trainer_defaults={"callbacks": make_callbacks()},
             parser_kwargs={
                 name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS
             },
