@@ -72,14 +72,13 @@ def run_directory(trainer):
 
 @rank_zero_only
 def draw_curves(history, path):
-    # Imported here: matplotlib is only needed once, after training.
-    import matplotlib
-
-    matplotlib.use("Agg")  # draw to a file; no display needed
-    from matplotlib import pyplot as plt
+    # Imported here: matplotlib is needed once, after training. Figure, not pyplot:
+    # no display, no global state, and a faster import.
+    from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4), layout="tight")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
     for name, label in (("train_loss", "train"), ("val_loss", "validation")):
         values = [row.get(name, float("nan")) for row in history]
         loss_axes.plot(epochs, values, marker="o", label=label)
@@ -87,8 +86,6 @@ def draw_curves(history, path):
     loss_axes.legend()
     accuracy_axes.plot(epochs, [row.get("val_acc", float("nan")) for row in history], marker="o")
     accuracy_axes.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy")
-    figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
-    plt.close(figure)
     print(f"Learning curves: {path}")
