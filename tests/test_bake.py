@@ -4,6 +4,7 @@ import ast
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,18 @@ def test_template_hooks_and_tests_pass_ruff():
     ):
         finished = subprocess.run([*ruff, *command], cwd=template, capture_output=True, text=True)
         assert finished.returncode == 0, finished.stdout + finished.stderr
+
+
+@pytest.mark.parametrize("license_name", ["MIT", "none"])
+def test_project_builds_a_wheel_with_its_metadata(bake, tmp_path, license_name):
+    project = bake(license=license_name, description='A "quoted" 설명')
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    command += ["--quiet", "--wheel-dir", str(tmp_path / "wheels"), str(project)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    (wheel,) = (tmp_path / "wheels").glob("digits_classifier-0.1.0-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read("digits_classifier-0.1.0.dist-info/METADATA").decode()
+        assert "digits_classifier/model.py" in archive.namelist()
+    assert 'Summary: A "quoted" 설명' in metadata
+    assert ("License-Expression: MIT" in metadata) == (license_name == "MIT")
