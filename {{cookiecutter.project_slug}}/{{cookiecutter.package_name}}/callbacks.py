@@ -39,7 +39,6 @@ class LearningCurves(pl.Callback):
     def __init__(self, filename="learning_curves.png"):
         self.filename = filename
         self.history = []
-        self.path = None
 
     def on_train_epoch_end(self, trainer, pl_module):
         # Validation has already run in this epoch, so its metrics are here too.
@@ -52,8 +51,7 @@ class LearningCurves(pl.Callback):
 
     def on_fit_end(self, trainer, pl_module):
         if self.history:
-            self.path = run_directory(trainer) / self.filename
-            draw_curves(self.history, self.path)
+            draw_curves(self.history, run_directory(trainer) / self.filename)
 
     def state_dict(self):
         return {"history": self.history}

@@ -37,12 +37,13 @@ class CLI(LightningCLI):
         # here it means the newest last.ckpt of any earlier run under default_root_dir.
         if self.config_init.fit.ckpt_path == "last":
             last = find_last_checkpoint(self.trainer.default_root_dir)
-            rank_zero_print(f"Resuming from {last}")
+            say(f"Resuming from {last}")
             self.config_init.fit.ckpt_path = str(last)
 
 
 @rank_zero_only
-def rank_zero_print(message):
+def say(message):
+    """Print once, from the main process, however many processes train."""
     print(message)
 
 
