@@ -3,8 +3,9 @@
 Run by benchmarks/run.py inside a baked project:
     python measure.py PROJECT_DIR full bare plain --data_dir DIR [--rounds N] [--epochs N]
 
-The loops take turns, round after round, in one warm process: a slow spell of a shared
-machine then lands on all of them alike instead of on whichever ran during it.
+The loops take turns, round after round, in one warm process, and each round starts with
+the next loop in line: a slow spell of a shared machine then lands on all of them alike
+instead of on whichever ran during it, and no loop always runs first.
 """
 
 import argparse
@@ -21,15 +22,11 @@ def parse_args():
     parser.add_argument("loops", nargs="+", choices=["full", "bare", "plain"])
     parser.add_argument("--rounds", type=int, default=1, help="turns each loop takes")
     parser.add_argument("--data_dir", required=True)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per turn")
+    parser.add_argument("--warmup", type=int, default=1, help="epochs of each turn left out")
     parser.add_argument("--num_workers", type=int, default=0)
     parser.add_argument("--root_dir", default="bench_outputs")
     return parser.parse_args()
-
-
-def steady(epoch_seconds):
-    """The epochs after the first two, which pay for warm-up."""
-    return epoch_seconds[2:]
 
 
 def peak_rss_mib():
@@ -121,28 +118,47 @@ def plain_loop(train, args):
 def main():
     args = parse_args()
     train = project_pieces(args.project)
-    steady_seconds = {loop: [] for loop in args.loops}
+    rounds = []  # per round: {loop: that round's steady epoch seconds}
     started = time.perf_counter()
-    for _ in range(args.rounds):
-        for loop in args.loops:
+    for number in range(args.rounds):
+        this_round = {}
+        first = number % len(args.loops)
+        for loop in args.loops[first:] + args.loops[:first]:
             if loop == "plain":
                 epoch_seconds = plain_loop(train, args)
             else:
                 epoch_seconds = lightning_loop(train, args, full=loop == "full")
-            steady_seconds[loop] += steady(epoch_seconds)
+            # The first epochs of a turn pay for warm-up: caches, allocations, threads.
+            this_round[loop] = epoch_seconds[args.warmup :]
+        rounds.append(this_round)
     own_mib, workers_mib = peak_rss_mib()
+    pooled = {loop: [s for r in rounds for s in r[loop]] for loop in args.loops}
     figures = {
         "steady_epoch_seconds": {
-            loop: round(statistics.median(seconds), 4) for loop, seconds in steady_seconds.items()
+            loop: round(statistics.median(seconds), 4) for loop, seconds in pooled.items()
         },
-        "fastest_epoch_seconds": {
-            loop: round(min(seconds), 4) for loop, seconds in steady_seconds.items()
-        },
+        "fastest_epoch_seconds": {loop: round(min(seconds), 4) for loop, seconds in pooled.items()},
+        "paired_ratio_to_full": paired_ratios(rounds, args.loops),
         "total_seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mib": own_mib,
         "peak_worker_rss_mib": workers_mib,
     }
     print("FIGURES " + json.dumps(figures))
+
+
+def paired_ratios(rounds, loops):
+    """Median over rounds of (this loop's median epoch / the full loop's, in the same round).
+
+    Loops of one round run back to back, so a slow spell of the machine that lasts a round
+    cancels out of its ratio, where it would skew a median pooled over every round.
+    """
+    if "full" not in loops:
+        return {}
+    ratios = {}
+    for loop in loops:
+        per_round = [statistics.median(r[loop]) / statistics.median(r["full"]) for r in rounds]
+        ratios[loop] = round(statistics.median(per_round), 4)
+    return ratios
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def expected_files(package="digits_classifier", **answers):
         f"{package}/model.py",
         "tests/conftest.py",
         "tests/test_data.py",
+        "tests/test_experiment.py",
         "tests/test_model.py",
         "tests/test_predict.py",
         "tests/test_train.py",

@@ -10,14 +10,20 @@ from train import main as train
 
 
 @pytest.fixture(scope="module")
-def checkpoint(data_dir, tmp_path_factory):
+def run_root(data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(root)
         monkeypatch.setattr(sys, "argv", ["train.py"])
         train_briefly(data_dir, root)
-    (last,) = root.rglob("last.ckpt")
-    return last
+    return root
+
+
+@pytest.fixture(params=["best-*.ckpt", "last.ckpt"], ids=["best", "last"])
+def checkpoint(request, run_root):
+    """Each of the run's checkpoints: the best weights, and the whole state of the last epoch."""
+    (path,) = run_root.rglob(request.param)
+    return path
 
 
 def train_briefly(data_dir, root):

@@ -75,7 +75,9 @@ def draw_curves(history, path):
     from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
-    figure = Figure(figsize=(10, 4), layout="tight")
+    figure = Figure(figsize=(10, 4))
+    # Fixed margins that fit these labels: an automatic layout measures every text first.
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for name, label in (("train_loss", "train"), ("val_loss", "validation")):
         values = [row.get(name, float("nan")) for row in history]

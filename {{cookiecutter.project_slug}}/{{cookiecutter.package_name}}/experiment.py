@@ -74,22 +74,43 @@ def make_callbacks(enable_checkpointing=True, enable_progress_bar=True, patience
     callbacks = [ReseedEveryEpoch(), LearningCurves()]
     callbacks.append(EarlyStopping(monitor="val_loss", patience=patience))
     if enable_checkpointing:
-        callbacks.append(
-            ModelCheckpoint(
-                # Validation loss ranks checkpoints more steadily than accuracy on a small
-                # validation set, where one example moves accuracy by half a percent.
-                filename="best-{epoch}-{val_loss:.4f}",
-                monitor="val_loss",
-                mode="min",
-                save_last=True,
-            )
-        )
+        callbacks += make_checkpoints()
     if enable_progress_bar:
-        # Redrawn every 10 batches: drawing the bar costs more than a step of this small model.
-        use_rich = importlib.util.find_spec("rich") is not None
-        bar = RichProgressBar if use_rich else TQDMProgressBar
-        callbacks.append(bar(refresh_rate=10))
+        callbacks.append(make_progress_bar())
     return callbacks
+
+
+def make_progress_bar():
+    """Rich's progress bar where rich is installed, else tqdm's, redrawn no more than needed.
+
+    A redraw takes a few milliseconds, as long as a training step of this small model.
+    Rich counts its rate in redraws per second: 4 look smooth and cost about 1% of the run.
+    tqdm counts in batches.
+    """
+    if importlib.util.find_spec("rich") is not None:
+        return RichProgressBar(refresh_rate=4)
+    return TQDMProgressBar(refresh_rate=10)
+
+
+def make_checkpoints():
+    """Two checkpoints with a job each: the best weights to test and predict, the latest to resume.
+
+    The best one comes first, so `trainer.checkpoint_callback` and `ckpt_path="best"` mean it.
+    """
+    best = ModelCheckpoint(
+        # Validation loss ranks checkpoints more steadily than accuracy on a small
+        # validation set, where one example moves accuracy by half a percent.
+        filename="best-{epoch}-{val_loss:.4f}",
+        monitor="val_loss",
+        mode="min",
+        # Weights and hyperparameters only: a third of the size, and quicker to write.
+        save_weights_only=True,
+    )
+    # No monitor: written after every epoch, improved or not, replacing the one before, so
+    # a crash costs at most the epoch it happened in. (save_last=True on the best checkpoint
+    # would only follow it, and go stale while validation loss does not improve.)
+    latest = ModelCheckpoint(filename="last")
+    return [best, latest]
 
 
 def find_last_checkpoint(root_dir):
@@ -110,3 +131,14 @@ def read_checkpoint(path):
     except Exception as err:  # torch raises many kinds for a truncated or foreign file
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"--ckpt_path {path}: not a readable checkpoint ({reason})") from None
+
+
+def read_resumable_checkpoint(path):
+    """Like read_checkpoint, but the file must hold the whole training state, not just weights."""
+    checkpoint = read_checkpoint(path)
+    if "optimizer_states" not in checkpoint:
+        raise CheckpointError(
+            f"--ckpt_path {path}: holds only the model's weights (a best-* checkpoint);"
+            " resume from a last.ckpt"
+        )
+    return checkpoint

@@ -29,11 +29,12 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
+        # No bias in the convolutions: the BatchNorm after each adds its own shift.
         self.network = nn.Sequential(
-            nn.Conv2d(1, channels, kernel_size=3, padding=1),
+            nn.Conv2d(1, channels, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
             nn.ReLU(),
-            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1),
+            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(2 * channels),
             nn.ReLU(),
             nn.MaxPool2d(2),

@@ -13,7 +13,7 @@ from {{ cookiecutter.package_name }}.experiment import (
     find_last_checkpoint,
     make_callbacks,
     make_logger,
-    read_checkpoint,
+    read_resumable_checkpoint,
 )
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 from {{ cookiecutter.package_name }}.trainer_args import add_trainer_args, trainer_kwargs
@@ -72,7 +72,7 @@ def resolve_ckpt_path(ckpt_path, root_dir):
     if ckpt_path is None:
         return None
     path = find_last_checkpoint(root_dir) if ckpt_path == "last" else ckpt_path
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_resumable_checkpoint(path)
     say(
         f"Resuming from {path}: epoch {checkpoint['epoch']} done, step {checkpoint['global_step']};"
         f" training continues at epoch {checkpoint['epoch'] + 1}"

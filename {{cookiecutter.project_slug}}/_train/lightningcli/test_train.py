@@ -76,7 +76,15 @@ def test_resume_from_last_continues_the_newest_run(data_dir, tmp_path, capsys):
     fit(data_dir, tmp_path)
     cli = fit(data_dir, tmp_path, "--ckpt_path", "last", "--trainer.max_epochs", "2")
     assert cli.trainer.current_epoch == 2
-    assert "Resuming from" in capsys.readouterr().out
+    assert "training continues at epoch 1" in capsys.readouterr().out
+
+
+def test_resuming_from_the_best_weights_is_one_clear_error(data_dir, tmp_path):
+    fit(data_dir, tmp_path)
+    (best,) = tmp_path.rglob("best-*.ckpt")
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path, "--ckpt_path", str(best), "--trainer.max_epochs", "2")
+    assert str(exit_info.value.code).startswith(f"error: --ckpt_path {best}: holds only")
 
 
 def test_last_without_a_checkpoint_says_so(data_dir, tmp_path):
