@@ -6,7 +6,10 @@ import torch
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError
-from {{ cookiecutter.package_name }}.experiment import make_callbacks, read_resumable_checkpoint
+from {{ cookiecutter.package_name }}.experiment import (
+    make_callbacks,
+    read_resumable_checkpoint,
+)
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 
