@@ -35,7 +35,7 @@ def checkpoints(data_dir, tmp_path_factory):
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
     trainer.fit(WorseEveryEpoch(channels=4, hidden_units=8), datamodule=datamodule)
-    (best,) = root.rglob("best-*.ckpt")
+    (best,) = root.rglob("best.ckpt")
     (last,) = root.rglob("last.ckpt")
     return best, last
 

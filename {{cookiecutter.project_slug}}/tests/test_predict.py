@@ -19,7 +19,7 @@ def run_root(data_dir, tmp_path_factory):
     return root
 
 
-@pytest.fixture(params=["best-*.ckpt", "last.ckpt"], ids=["best", "last"])
+@pytest.fixture(params=["best.ckpt", "last.ckpt"], ids=["best", "last"])
 def checkpoint(request, run_root):
     """Each of the run's checkpoints: the best weights, and the whole state of the last epoch."""
     (path,) = run_root.rglob(request.param)

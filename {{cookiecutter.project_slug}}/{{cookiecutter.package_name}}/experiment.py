@@ -98,9 +98,10 @@ def make_checkpoints():
     The best one comes first, so `trainer.checkpoint_callback` and `ckpt_path="best"` mean it.
     """
     best = ModelCheckpoint(
+        # One fixed name, replaced in place when validation improves: commands can name it.
+        filename="best",
         # Validation loss ranks checkpoints more steadily than accuracy on a small
         # validation set, where one example moves accuracy by half a percent.
-        filename="best-{epoch}-{val_loss:.4f}",
         monitor="val_loss",
         mode="min",
         # Weights and hyperparameters only: a third of the size, and quicker to write.
@@ -138,7 +139,7 @@ def read_resumable_checkpoint(path):
     checkpoint = read_checkpoint(path)
     if "optimizer_states" not in checkpoint:
         raise CheckpointError(
-            f"--ckpt_path {path}: holds only the model's weights (a best-* checkpoint);"
+            f"--ckpt_path {path}: holds only the model's weights (a best.ckpt);"
             " resume from a last.ckpt"
         )
     return checkpoint

@@ -52,7 +52,7 @@ def test_resuming_from_the_best_weights_is_one_clear_error(data_dir, tmp_path):
     flags = ["--data_dir", str(data_dir), "--default_root_dir", str(tmp_path)]
     short = ["--max_epochs", "1", "--limit_train_batches", "2", "--log_every_n_steps", "1"]
     main([*flags, *short])
-    (best,) = tmp_path.rglob("best-*.ckpt")
+    (best,) = tmp_path.rglob("best.ckpt")
     with pytest.raises(SystemExit) as exit_info:
         main([*flags, "--ckpt_path", str(best), "--max_epochs", "2"])
     assert str(exit_info.value.code).startswith(f"error: --ckpt_path {best}: holds only")

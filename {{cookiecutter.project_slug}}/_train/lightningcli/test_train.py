@@ -81,7 +81,7 @@ def test_resume_from_last_continues_the_newest_run(data_dir, tmp_path, capsys):
 
 def test_resuming_from_the_best_weights_is_one_clear_error(data_dir, tmp_path):
     fit(data_dir, tmp_path)
-    (best,) = tmp_path.rglob("best-*.ckpt")
+    (best,) = tmp_path.rglob("best.ckpt")
     with pytest.raises(SystemExit) as exit_info:
         fit(data_dir, tmp_path, "--ckpt_path", str(best), "--trainer.max_epochs", "2")
     assert str(exit_info.value.code).startswith(f"error: --ckpt_path {best}: holds only")
