@@ -139,6 +139,7 @@ def main():
         },
         "fastest_epoch_seconds": {loop: round(min(seconds), 4) for loop, seconds in pooled.items()},
         "paired_ratio_to_full": paired_ratios(rounds, args.loops),
+        "steady_epochs": {loop: [round(s, 4) for s in seconds] for loop, seconds in pooled.items()},
         "total_seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mib": own_mib,
         "peak_worker_rss_mib": workers_mib,

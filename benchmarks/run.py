@@ -136,25 +136,27 @@ def data_growth(project, workdir):
     big = workdir / "data_x20"
     rows = write_enlarged_data(project / "data", big, 20)
     print(f"\n3. Cost as data grows: 1x (1,797 rows) against 20x ({rows:,} rows), full loop")
-    print("   one process per line; epoch = median of epochs 2 to 4")
+    print("   one process per run, 1x and 20x in turn, twice; epoch = median of epochs 2 to 4")
+    print("   of both runs; memory = the larger peak of the two")
     print("   data  workers  epoch s  peak RSS MiB (main / largest worker)")
     for num_workers in (0, 2):
-        results = {}
-        for label, data_dir in (("1x", project / "data"), ("20x", big)):
-            figures = measure(project, ["full"], data_dir, epochs=4, num_workers=num_workers)
-            results[label] = figures
+        epochs = {"1x": [], "20x": []}
+        main_mib = {"1x": 0.0, "20x": 0.0}
+        worker_mib = {"1x": 0.0, "20x": 0.0}
+        for label, data_dir in (("1x", project / "data"), ("20x", big)) * 2:
+            figures = measure(project, ["full"], data_dir, num_workers=num_workers)
+            epochs[label] += figures["steady_epochs"]["full"]
+            main_mib[label] = max(main_mib[label], figures["peak_rss_mib"])
+            worker_mib[label] = max(worker_mib[label], figures["peak_worker_rss_mib"])
+        epoch = {label: statistics.median(seconds) for label, seconds in epochs.items()}
+        for label in epochs:
             print(
-                f"   {label:4s}  {num_workers:7d}  {figures['steady_epoch_seconds']['full']:7.3f}  "
-                f"{figures['peak_rss_mib']:.0f} / {figures['peak_worker_rss_mib']:.0f}"
+                f"   {label:4s}  {num_workers:7d}  {epoch[label]:7.3f}  "
+                f"{main_mib[label]:.0f} / {worker_mib[label]:.0f}"
             )
-        growth = (
-            results["20x"]["steady_epoch_seconds"]["full"]
-            / results["1x"]["steady_epoch_seconds"]["full"]
-        )
-        memory = results["20x"]["peak_rss_mib"] - results["1x"]["peak_rss_mib"]
         print(
-            f"   workers={num_workers}: epoch time x{growth:.1f} for x20 data;"
-            f" peak memory {memory:+.0f} MiB"
+            f"   workers={num_workers}: epoch time x{epoch['20x'] / epoch['1x']:.1f} for x20 data;"
+            f" peak memory {main_mib['20x'] - main_mib['1x']:+.0f} MiB"
         )
 
 
