@@ -34,9 +34,9 @@ RESERVED_CLASS_NAMES = {
     "Namespace",
     "Path",
     "ReseedEveryEpoch",
-    "RichProgressBar",
     "Sampler",
     "SeededShuffleSampler",
+    "TQDMProgressBar",
     "TensorBoardLogger",
     "Tensor",
     "Trainer",
@@ -59,6 +59,7 @@ RESERVED_PACKAGE_NAMES = {
     "tests",
     "torch",
     "torchmetrics",
+    "tqdm",
     "train",
     "wandb",
 }

@@ -25,6 +25,7 @@ OPTION_MATRIX = [
     pytest.param({"logger": "none"}, id="logger-none"),
     pytest.param({"github_actions": False, "pre_commit": False}, id="no-ci-no-precommit"),
     pytest.param({"cli": "lightningcli", "logger": "none", "license": "none"}, id="cli-bare"),
+    pytest.param({"cli": "lightningcli", "logger": "mlflow"}, id="cli-mlflow"),
 ]
 
 

@@ -20,7 +20,7 @@ def run_in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["train.py"])
 {%- if cookiecutter.cli == "lightningcli" and cookiecutter.logger == "mlflow" %}
-    # MLflow makes the config's relative store folder once per process, in the first
-    # test's folder; every test runs in its own, so make it there too.
-    (tmp_path / "outputs" / "mlruns").mkdir(parents=True)
+    # MLflow sets up the config's relative store folder (and its .trash) once per process,
+    # in the first test's folder; every test runs in its own, so set it up there too.
+    (tmp_path / "outputs" / "mlruns" / ".trash").mkdir(parents=True)
 {%- endif %}
