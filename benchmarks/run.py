@@ -67,8 +67,8 @@ def measure(project, loops, data_dir, rounds=1, epochs=4, num_workers=0):
     return json.loads(re.search(r"FIGURES (\{.*\})", output).group(1))
 
 
-# Output is captured, but Rich draws the progress bar as it would in a 100-column terminal,
-# so its cost is measured and not skipped.
+# Output is captured, but the progress bar draws as in a 100-column terminal, so its cost is
+# measured: tqdm always draws; Rich, if a user swaps it in, draws only when told to.
 AS_IN_A_TERMINAL = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "100"}
 
 
