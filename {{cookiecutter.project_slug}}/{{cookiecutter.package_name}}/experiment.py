@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.utilities import rank_zero_only
 
 from .callbacks import LearningCurves, ReseedEveryEpoch
 from .errors import CheckpointError
@@ -103,6 +104,30 @@ def make_checkpoints():
     # would only follow it, and go stale while validation loss does not improve.)
     latest = ModelCheckpoint(filename="last")
     return [best, latest]
+
+
+def resolve_ckpt_path(ckpt_path, root_dir):
+    """Turn --ckpt_path into a checked checkpoint to resume from, and say what is resumed.
+
+    "last" means the newest last.ckpt of any earlier run under root_dir; Lightning would
+    read it as the last checkpoint of this new run, which has none yet.
+    """
+    if ckpt_path is None:
+        return None
+    path = find_last_checkpoint(root_dir) if ckpt_path == "last" else ckpt_path
+    checkpoint = read_resumable_checkpoint(path)
+    epoch, step = checkpoint["epoch"], checkpoint["global_step"]
+    say(
+        f"Resuming from {path}: epoch {epoch} done, step {step};"
+        f" training continues at epoch {epoch + 1}"
+    )
+    return str(path)
+
+
+@rank_zero_only
+def say(message):
+    """Print once, from the main process, however many processes train."""
+    print(message)
 
 
 def find_last_checkpoint(root_dir):

@@ -5,15 +5,14 @@ import inspect
 import sys
 
 import pytorch_lightning as pl
-from pytorch_lightning.utilities import rank_zero_only
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
 from {{ cookiecutter.package_name }}.experiment import (
-    find_last_checkpoint,
     make_callbacks,
     make_logger,
-    read_resumable_checkpoint,
+    resolve_ckpt_path,
+    say,
 )
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 from {{ cookiecutter.package_name }}.trainer_args import add_trainer_args, trainer_kwargs
@@ -67,19 +66,6 @@ def model_kwargs(args):
     return {name: getattr(args, name) for name in names}
 
 
-def resolve_ckpt_path(ckpt_path, root_dir):
-    """Turn --ckpt_path into a checked file path, and say what is being resumed."""
-    if ckpt_path is None:
-        return None
-    path = find_last_checkpoint(root_dir) if ckpt_path == "last" else ckpt_path
-    checkpoint = read_resumable_checkpoint(path)
-    say(
-        f"Resuming from {path}: epoch {checkpoint['epoch']} done, step {checkpoint['global_step']};"
-        f" training continues at epoch {checkpoint['epoch'] + 1}"
-    )
-    return path
-
-
 def train(args):
     pl.seed_everything(args.seed, workers=True)
     datamodule = {{ cookiecutter.datamodule_class }}(
@@ -104,12 +90,6 @@ def train(args):
     if best:
         say(f"Best checkpoint: {best}")
     return results[0] if results else {}
-
-
-@rank_zero_only
-def say(message):
-    """Print once, from the main process, however many processes train."""
-    print(message)
 
 
 def main(argv=None):

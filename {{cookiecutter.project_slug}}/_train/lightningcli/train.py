@@ -7,15 +7,10 @@ import sys
 from pathlib import Path
 
 from pytorch_lightning.cli import LightningCLI
-from pytorch_lightning.utilities import rank_zero_only
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
-from {{ cookiecutter.package_name }}.experiment import (
-    find_last_checkpoint,
-    make_callbacks,
-    read_resumable_checkpoint,
-)
+from {{ cookiecutter.package_name }}.experiment import make_callbacks, resolve_ckpt_path
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
@@ -37,26 +32,11 @@ class CLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def before_fit(self):
-        ckpt_path = self.config_init.fit.ckpt_path
-        if ckpt_path is None:
-            return
-        # Lightning reads "last" as the last checkpoint of this new run, which has none yet;
-        # here it means the newest last.ckpt of any earlier run under default_root_dir.
-        if ckpt_path == "last":
-            ckpt_path = find_last_checkpoint(self.trainer.default_root_dir)
-        checkpoint = read_resumable_checkpoint(ckpt_path)
-        epoch, step = checkpoint["epoch"], checkpoint["global_step"]
-        say(
-            f"Resuming from {ckpt_path}: epoch {epoch} done, step {step};"
-            f" training continues at epoch {epoch + 1}"
+        # "last" means the newest last.ckpt of any earlier run, and a checkpoint must hold
+        # the whole training state: the same rules as the argparse variant's --ckpt_path.
+        self.config_init.fit.ckpt_path = resolve_ckpt_path(
+            self.config_init.fit.ckpt_path, self.trainer.default_root_dir
         )
-        self.config_init.fit.ckpt_path = str(ckpt_path)
-
-
-@rank_zero_only
-def say(message):
-    """Print once, from the main process, however many processes train."""
-    print(message)
 
 
 def main(args=None):
