@@ -1,11 +1,12 @@
 """Time the epochs of training loops in this process and print the figures as JSON.
 
 Run by benchmarks/run.py inside a baked project:
-    python measure.py PROJECT_DIR full bare plain --data_dir DIR [--rounds N] [--epochs N]
+    python measure.py PROJECT_DIR full bare plain --data_dir DIR [DIR ...] [--rounds N]
 
-The loops take turns, round after round, in one warm process, and each round starts with
-the next loop in line: a slow spell of a shared machine then lands on all of them alike
-instead of on whichever ran during it, and no loop always runs first.
+Each loop on each data folder is a turn. The turns take turns, round after round, in one
+warm process, and each round starts with the next turn in line: a slow spell of a shared
+machine then lands on all of them alike instead of on whichever ran during it, and no turn
+always runs first.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 
 
 def parse_args():
@@ -21,7 +23,7 @@ def parse_args():
     parser.add_argument("project", help="a baked project folder")
     parser.add_argument("loops", nargs="+", choices=["full", "bare", "plain"])
     parser.add_argument("--rounds", type=int, default=1, help="turns each loop takes")
-    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--data_dir", nargs="+", required=True, help="one data folder or more")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per turn")
     parser.add_argument("--warmup", type=int, default=1, help="epochs of each turn left out")
     parser.add_argument("--num_workers", type=int, default=0)
@@ -43,7 +45,7 @@ def project_pieces(project):
     return train
 
 
-def lightning_loop(train, args, full):
+def lightning_loop(train, args, data_dir, full):
     import pytorch_lightning as pl
 
     class EpochTimer(pl.Callback):
@@ -56,7 +58,7 @@ def lightning_loop(train, args, full):
         def on_train_end(self, trainer, pl_module):
             self.starts.append(time.perf_counter())
 
-    flags = ["--data_dir", args.data_dir, "--max_epochs", str(args.epochs)]
+    flags = ["--data_dir", data_dir, "--max_epochs", str(args.epochs)]
     flags += ["--num_workers", str(args.num_workers), "--default_root_dir", args.root_dir]
     parsed = train.build_parser().parse_args(flags)
     pl.seed_everything(parsed.seed, workers=True, verbose=False)
@@ -79,14 +81,14 @@ def lightning_loop(train, args, full):
     return [end - start for start, end in zip(timer.starts, timer.starts[1:], strict=False)]
 
 
-def plain_loop(train, args):
+def plain_loop(train, args, data_dir):
     """The same model, data, optimizer and schedule, in a hand-written PyTorch loop."""
     import torch
     from torch.nn import functional as F
 
     torch.manual_seed(42)
     torch.use_deterministic_algorithms(True)
-    datamodule = train.DigitsDataModule(data_dir=args.data_dir, num_workers=args.num_workers)
+    datamodule = train.DigitsDataModule(data_dir=data_dir, num_workers=args.num_workers)
     datamodule.prepare_data()
     datamodule.setup("fit")
     train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
@@ -118,28 +120,33 @@ def plain_loop(train, args):
 def main():
     args = parse_args()
     train = project_pieces(args.project)
-    rounds = []  # per round: {loop: that round's steady epoch seconds}
+    turns = make_turns(args.loops, args.data_dir)
+    rounds = []  # per round: {turn name: that turn's steady epoch seconds}
     started = time.perf_counter()
     for number in range(args.rounds):
         this_round = {}
-        first = number % len(args.loops)
-        for loop in args.loops[first:] + args.loops[:first]:
+        first = number % len(turns)
+        for name, loop, data_dir in turns[first:] + turns[:first]:
             if loop == "plain":
-                epoch_seconds = plain_loop(train, args)
+                epoch_seconds = plain_loop(train, args, data_dir)
             else:
-                epoch_seconds = lightning_loop(train, args, full=loop == "full")
+                epoch_seconds = lightning_loop(train, args, data_dir, full=loop == "full")
             # The first epochs of a turn pay for warm-up: caches, allocations, threads.
-            this_round[loop] = epoch_seconds[args.warmup :]
+            this_round[name] = epoch_seconds[args.warmup :]
         rounds.append(this_round)
     own_mib, workers_mib = peak_rss_mib()
-    pooled = {loop: [s for r in rounds for s in r[loop]] for loop in args.loops}
+    names = [name for name, _, _ in turns]
+    pooled = {name: [s for r in rounds for s in r[name]] for name in names}
     figures = {
         "steady_epoch_seconds": {
-            loop: round(statistics.median(seconds), 4) for loop, seconds in pooled.items()
+            name: round(statistics.median(seconds), 4) for name, seconds in pooled.items()
         },
-        "fastest_epoch_seconds": {loop: round(min(seconds), 4) for loop, seconds in pooled.items()},
-        "paired_ratio_to_full": paired_ratios(rounds, args.loops),
-        "steady_epochs": {loop: [round(s, 4) for s in seconds] for loop, seconds in pooled.items()},
+        "fastest_epoch_seconds": {name: round(min(seconds), 4) for name, seconds in pooled.items()},
+        "round_ratios_to_first": {
+            name: [round(ratio, 4) for ratio in ratios]
+            for name, ratios in round_ratios(rounds, names).items()
+        },
+        "steady_epochs": {name: [round(s, 4) for s in seconds] for name, seconds in pooled.items()},
         "total_seconds": round(time.perf_counter() - started, 2),
         "peak_rss_mib": own_mib,
         "peak_worker_rss_mib": workers_mib,
@@ -147,19 +154,24 @@ def main():
     print("FIGURES " + json.dumps(figures))
 
 
-def paired_ratios(rounds, loops):
-    """Median over rounds of (this loop's median epoch / the full loop's, in the same round).
+def make_turns(loops, data_dirs):
+    """(name, loop, data folder) for each pair: the loop's name, plus the folder's if several."""
+    if len(data_dirs) == 1:
+        return [(loop, loop, data_dirs[0]) for loop in loops]
+    return [(f"{loop}@{Path(d).name}", loop, d) for loop in loops for d in data_dirs]
 
-    Loops of one round run back to back, so a slow spell of the machine that lasts a round
+
+def round_ratios(rounds, names):
+    """Per round, each turn's median epoch over the first turn's, in the same round.
+
+    Turns of one round run back to back, so a slow spell of the machine that lasts a round
     cancels out of its ratio, where it would skew a median pooled over every round.
     """
-    if "full" not in loops:
-        return {}
-    ratios = {}
-    for loop in loops:
-        per_round = [statistics.median(r[loop]) / statistics.median(r["full"]) for r in rounds]
-        ratios[loop] = round(statistics.median(per_round), 4)
-    return ratios
+    first = names[0]
+    return {
+        name: [statistics.median(r[name]) / statistics.median(r[first]) for r in rounds]
+        for name in names
+    }
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 2. Time to accuracy: `python train.py` from launch against `import pytorch_lightning`.
    Goal: at most 2x, reaching test accuracy >= 0.98.
 3. Cost as data grows: 20x the rows (synthetic, jittered copies of the digits): peak
-   memory and epoch time against 1x.
+   memory and epoch time against 1x, the two sizes taking turns in one process.
 4. With --suite: wall time of the generated project's tests and of the template's suite.
 """
 
@@ -36,7 +36,8 @@ def parse_args():
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=5, help="runs of each timed command")
-    parser.add_argument("--rounds", type=int, default=16, help="turns of each loop in part 1")
+    parser.add_argument("--processes", type=int, default=3, help="processes that run part 1")
+    parser.add_argument("--rounds", type=int, default=6, help="turns of each loop per process")
     parser.add_argument("--suite", action="store_true", help="also time the test suites (minutes)")
     return parser.parse_args()
 
@@ -59,8 +60,8 @@ def timed(command, cwd, env=None):
     return seconds, finished.stdout + finished.stderr
 
 
-def measure(project, loops, data_dir, rounds=1, epochs=4, num_workers=0):
-    command = [PYTHON, str(MEASURE), str(project), *loops, "--data_dir", str(data_dir)]
+def measure(project, loops, data_dirs, rounds=1, epochs=4, num_workers=0):
+    command = [PYTHON, str(MEASURE), str(project), *loops, "--data_dir", *map(str, data_dirs)]
     command += ["--rounds", str(rounds), "--epochs", str(epochs), "--num_workers", str(num_workers)]
     _, output = timed(command, cwd=project, env=AS_IN_A_TERMINAL)
     # The progress bar's control codes may share the line, so look for the JSON itself.
@@ -72,22 +73,30 @@ def measure(project, loops, data_dir, rounds=1, epochs=4, num_workers=0):
 AS_IN_A_TERMINAL = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "100"}
 
 
-def loop_overhead(project, rounds):
-    figures = measure(project, ["full", "bare", "plain"], project / "data", rounds=rounds)
-    median, fastest = figures["steady_epoch_seconds"], figures["fastest_epoch_seconds"]
-    paired = figures["paired_ratio_to_full"]
-    print(f"\n1. Loop overhead: seconds per epoch (train + validation) over {rounds} rounds of")
-    print("   4 epochs, the first left out; the loops take turns in one process, each round")
-    print("   led by the next loop; the progress bar drawn as in a terminal")
+def loop_overhead(project, processes, rounds):
+    """Several processes, so that the figure does not rest on the state of any single one."""
+    loops = ["full", "bare", "plain"]
+    runs = [measure(project, loops, [project / "data"], rounds=rounds) for _ in range(processes)]
+    epochs = {loop: [s for run in runs for s in run["steady_epochs"][loop]] for loop in loops}
+    median = {loop: statistics.median(seconds) for loop, seconds in epochs.items()}
+    fastest = {loop: min(seconds) for loop, seconds in epochs.items()}
+    print(f"\n1. Loop overhead: seconds per epoch (train + validation); {processes} processes of")
+    print(f"   {rounds} rounds; in a round each loop runs 4 epochs, the first left out; the loops")
+    print("   take turns, each round led by the next loop; the progress bar draws as in a terminal")
     print("   loop   median   fastest")
-    for loop in ("full", "bare", "plain"):
+    for loop in loops:
         print(f"   {loop:5s}  {median[loop]:.4f}   {fastest[loop]:.4f}")
-    print("   ratio to full: paired = median over rounds of each round's ratio;")
-    print("   pooled = ratio of the medians over all rounds; fastest = ratio of the fastest epochs")
+    print("   ratio to full: paired = median over all rounds of each round's ratio (then over")
+    print("   each process's rounds); pooled = ratio of the medians; fastest = of fastest epochs")
     for name, goal in (("bare", "goal >= 0.90"), ("plain", "goal >= 0.70, stretch 0.80")):
+        paired = statistics.median(r for run in runs for r in run["round_ratios_to_first"][name])
+        each = ", ".join(
+            f"{statistics.median(run['round_ratios_to_first'][name]):.3f}" for run in runs
+        )
         print(
-            f"   {name} / full = {paired[name]:.3f} paired, {median[name] / median['full']:.3f}"
-            f" pooled, {fastest[name] / fastest['full']:.3f} fastest  ({goal})"
+            f"   {name} / full = {paired:.3f} paired ({each}), "
+            f"{median[name] / median['full']:.3f} pooled, {fastest[name] / fastest['full']:.3f}"
+            f" fastest  ({goal})"
         )
 
 
@@ -132,31 +141,29 @@ def write_enlarged_data(source, target, factor):
     return len(labels) * factor
 
 
-def data_growth(project, workdir):
-    big = workdir / "data_x20"
-    rows = write_enlarged_data(project / "data", big, 20)
+def data_growth(project, workdir, rounds=3):
+    small, big = project / "data", workdir / "data_x20"
+    rows = write_enlarged_data(small, big, 20)
     print(f"\n3. Cost as data grows: 1x (1,797 rows) against 20x ({rows:,} rows), full loop")
-    print("   one process per run, 1x and 20x in turn, twice; epoch = median of epochs 2 to 4")
-    print("   of both runs; memory = the larger peak of the two")
+    print(f"   epoch time: 1x and 20x take turns in one process, {rounds} rounds of 3 epochs, the")
+    print("   first left out; growth = median over rounds of each round's 20x / 1x ratio")
+    print("   peak memory: a process that reads only 1x against the one that also reads 20x")
     print("   data  workers  epoch s  peak RSS MiB (main / largest worker)")
     for num_workers in (0, 2):
-        epochs = {"1x": [], "20x": []}
-        main_mib = {"1x": 0.0, "20x": 0.0}
-        worker_mib = {"1x": 0.0, "20x": 0.0}
-        for label, data_dir in (("1x", project / "data"), ("20x", big)) * 2:
-            figures = measure(project, ["full"], data_dir, num_workers=num_workers)
-            epochs[label] += figures["steady_epochs"]["full"]
-            main_mib[label] = max(main_mib[label], figures["peak_rss_mib"])
-            worker_mib[label] = max(worker_mib[label], figures["peak_worker_rss_mib"])
-        epoch = {label: statistics.median(seconds) for label, seconds in epochs.items()}
-        for label in epochs:
+        alone = measure(project, ["full"], [small], num_workers=num_workers)
+        both = measure(project, ["full"], [small, big], rounds, epochs=3, num_workers=num_workers)
+        epoch = both["steady_epoch_seconds"]
+        rows_of = {"1x": ("full@data", alone), "20x": ("full@data_x20", both)}
+        for label, (name, figures) in rows_of.items():
             print(
-                f"   {label:4s}  {num_workers:7d}  {epoch[label]:7.3f}  "
-                f"{main_mib[label]:.0f} / {worker_mib[label]:.0f}"
+                f"   {label:4s}  {num_workers:7d}  {epoch[name]:7.3f}  "
+                f"{figures['peak_rss_mib']:.0f} / {figures['peak_worker_rss_mib']:.0f}"
             )
+        growth = statistics.median(both["round_ratios_to_first"]["full@data_x20"])
+        memory = both["peak_rss_mib"] - alone["peak_rss_mib"]
         print(
-            f"   workers={num_workers}: epoch time x{epoch['20x'] / epoch['1x']:.1f} for x20 data;"
-            f" peak memory {main_mib['20x'] - main_mib['1x']:+.0f} MiB"
+            f"   workers={num_workers}: epoch time x{growth:.1f} for x20 data (paired);"
+            f" peak memory {memory:+.0f} MiB"
         )
 
 
@@ -183,7 +190,7 @@ def main():
         project = bake(workdir)
         first_seconds, _ = timed([PYTHON, "train.py", "--fast_dev_run", "1"], project)
         print(f"(first run wrote the data: fast_dev_run took {first_seconds:.2f} s)")
-        loop_overhead(project, args.rounds)
+        loop_overhead(project, args.processes, args.rounds)
         time_to_accuracy(project, args.repeats)
         data_growth(project, workdir)
         if args.suite:
