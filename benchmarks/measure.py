@@ -3,10 +3,11 @@
 Run by benchmarks/run.py inside a baked project:
     python measure.py PROJECT_DIR full bare plain --data_dir DIR [DIR ...] [--rounds N]
 
-Each loop on each data folder is a turn. The turns take turns, round after round, in one
-warm process, and each round starts with the next turn in line: a slow spell of a shared
-machine then lands on all of them alike instead of on whichever ran during it, and no turn
-always runs first.
+In each round, each loop trains on each data folder (a turn) in a thread of its own, and
+the threads take turns epoch by epoch: one epoch runs at a time, and epoch N of every turn
+runs within about a second of the others' epoch N. A slow spell of a shared machine then
+lands on all of them alike instead of on whichever ran during it. Each round starts with
+the next turn in line, so none always runs first.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import json
 import resource
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,10 +24,10 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("project", help="a baked project folder")
     parser.add_argument("loops", nargs="+", choices=["full", "bare", "plain"])
-    parser.add_argument("--rounds", type=int, default=1, help="turns each loop takes")
+    parser.add_argument("--rounds", type=int, default=1, help="fresh runs of every turn")
     parser.add_argument("--data_dir", nargs="+", required=True, help="one data folder or more")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per turn")
-    parser.add_argument("--warmup", type=int, default=1, help="epochs of each turn left out")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per turn and round")
+    parser.add_argument("--warmup", type=int, default=1, help="first epochs left out")
     parser.add_argument("--num_workers", type=int, default=0)
     parser.add_argument("--root_dir", default="bench_outputs")
     return parser.parse_args()
@@ -45,18 +47,61 @@ def project_pieces(project):
     return train
 
 
-def lightning_loop(train, args, data_dir, full):
+class Baton:
+    """Lets one loop run at a time: each runs one epoch, then hands over to the next."""
+
+    def __init__(self, names):
+        self.names = list(names)
+        self.holder = self.names[0]
+        self.finished = set()
+        self.changed = threading.Condition()
+
+    def wait_for_turn(self, name):
+        with self.changed:
+            self.changed.wait_for(lambda: self.holder == name)
+
+    def hand_over(self, name, finished=False):
+        with self.changed:
+            if finished:
+                self.finished.add(name)
+            waiting = [n for n in self.names if n not in self.finished]
+            if waiting:
+                later = self.names[self.names.index(name) + 1 :] + self.names
+                self.holder = next(n for n in later if n in waiting)
+            self.changed.notify_all()
+
+
+class Turn:
+    """One loop's epochs, timed only while it holds the baton."""
+
+    def __init__(self, baton, name):
+        self.baton, self.name = baton, name
+        self.epoch_seconds = []
+        self.started = None
+
+    def epoch_starts(self):
+        self.epoch_ends()
+        self.baton.hand_over(self.name)
+        self.baton.wait_for_turn(self.name)
+        self.started = time.perf_counter()
+
+    def epoch_ends(self):
+        if self.started is not None:
+            self.epoch_seconds.append(time.perf_counter() - self.started)
+            self.started = None
+
+
+def lightning_loop(train, args, data_dir, full, turn):
     import pytorch_lightning as pl
 
-    class EpochTimer(pl.Callback):
-        def __init__(self):
-            self.starts = []
-
+    class TakeTurns(pl.Callback):
+        # Validation and checkpoints come after on_train_epoch_end: an epoch ends at the
+        # next one's start, or when training ends.
         def on_train_epoch_start(self, trainer, pl_module):
-            self.starts.append(time.perf_counter())
+            turn.epoch_starts()
 
         def on_train_end(self, trainer, pl_module):
-            self.starts.append(time.perf_counter())
+            turn.epoch_ends()
 
     flags = ["--data_dir", data_dir, "--max_epochs", str(args.epochs)]
     flags += ["--num_workers", str(args.num_workers), "--default_root_dir", args.root_dir]
@@ -67,7 +112,6 @@ def lightning_loop(train, args, data_dir, full):
     )
     model = train.DigitsClassifier(**train.model_kwargs(parsed))
     options = train.trainer_kwargs(parsed)
-    timer = EpochTimer()
     if full:
         # Exactly what train.py adds: its logger and callbacks (early stopping kept out of the way).
         callbacks = train.make_callbacks(patience=10_000)
@@ -76,12 +120,11 @@ def lightning_loop(train, args, data_dir, full):
         callbacks = []
         options.update(logger=False, enable_checkpointing=False, enable_progress_bar=False)
         options.update(enable_model_summary=False)
-    trainer = pl.Trainer(**options, callbacks=[*callbacks, timer])
+    trainer = pl.Trainer(**options, callbacks=[*callbacks, TakeTurns()])
     trainer.fit(model, datamodule=datamodule)
-    return [end - start for start, end in zip(timer.starts, timer.starts[1:], strict=False)]
 
 
-def plain_loop(train, args, data_dir):
+def plain_loop(train, args, data_dir, turn):
     """The same model, data, optimizer and schedule, in a hand-written PyTorch loop."""
     import torch
     from torch.nn import functional as F
@@ -95,9 +138,8 @@ def plain_loop(train, args, data_dir):
     model = train.DigitsClassifier()
     optimizers = model.configure_optimizers()
     optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]
-    epoch_seconds = []
     for epoch in range(args.epochs):
-        start = time.perf_counter()
+        turn.epoch_starts()
         model.train()
         train_loader.sampler.set_epoch(epoch)
         for images, labels in train_loader:
@@ -113,27 +155,51 @@ def plain_loop(train, args, data_dir):
                 logits = model(images)
                 F.cross_entropy(logits, labels)
                 correct += (logits.argmax(dim=1) == labels).sum().item()
-        epoch_seconds.append(time.perf_counter() - start)
-    return epoch_seconds
+    turn.epoch_ends()
+
+
+def run_round(train, args, turns):
+    """Each turn's loop in a thread of its own, the threads running one epoch at a time.
+
+    Epoch N of each loop runs within a second of epoch N of the others, so a slow spell
+    of the machine lands on all of them alike.
+    """
+    baton = Baton([name for name, _, _ in turns])
+    timed = {name: Turn(baton, name) for name, _, _ in turns}
+    failures = []
+
+    def run(name, loop, data_dir):
+        baton.wait_for_turn(name)
+        try:
+            if loop == "plain":
+                plain_loop(train, args, data_dir, timed[name])
+            else:
+                lightning_loop(train, args, data_dir, loop == "full", timed[name])
+        except BaseException as err:  # handed on below, so the other threads do not wait forever
+            failures.append(err)
+        finally:
+            baton.hand_over(name, finished=True)
+
+    threads = [threading.Thread(target=run, args=turn) for turn in turns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    # The first epochs of a turn pay for warm-up: caches, allocations, threads.
+    return {name: turn.epoch_seconds[args.warmup :] for name, turn in timed.items()}
 
 
 def main():
     args = parse_args()
     train = project_pieces(args.project)
     turns = make_turns(args.loops, args.data_dir)
-    rounds = []  # per round: {turn name: that turn's steady epoch seconds}
+    rounds = []  # per round: {turn name: its steady epoch seconds}
     started = time.perf_counter()
     for number in range(args.rounds):
-        this_round = {}
         first = number % len(turns)
-        for name, loop, data_dir in turns[first:] + turns[:first]:
-            if loop == "plain":
-                epoch_seconds = plain_loop(train, args, data_dir)
-            else:
-                epoch_seconds = lightning_loop(train, args, data_dir, full=loop == "full")
-            # The first epochs of a turn pay for warm-up: caches, allocations, threads.
-            this_round[name] = epoch_seconds[args.warmup :]
-        rounds.append(this_round)
+        rounds.append(run_round(train, args, turns[first:] + turns[:first]))
     own_mib, workers_mib = peak_rss_mib()
     names = [name for name, _, _ in turns]
     pooled = {name: [s for r in rounds for s in r[name]] for name in names}
@@ -142,9 +208,9 @@ def main():
             name: round(statistics.median(seconds), 4) for name, seconds in pooled.items()
         },
         "fastest_epoch_seconds": {name: round(min(seconds), 4) for name, seconds in pooled.items()},
-        "round_ratios_to_first": {
+        "epoch_ratios_to_first": {
             name: [round(ratio, 4) for ratio in ratios]
-            for name, ratios in round_ratios(rounds, names).items()
+            for name, ratios in epoch_ratios(rounds, names).items()
         },
         "steady_epochs": {name: [round(s, 4) for s in seconds] for name, seconds in pooled.items()},
         "total_seconds": round(time.perf_counter() - started, 2),
@@ -161,15 +227,13 @@ def make_turns(loops, data_dirs):
     return [(f"{loop}@{Path(d).name}", loop, d) for loop in loops for d in data_dirs]
 
 
-def round_ratios(rounds, names):
-    """Per round, each turn's median epoch over the first turn's, in the same round.
-
-    Turns of one round run back to back, so a slow spell of the machine that lasts a round
-    cancels out of its ratio, where it would skew a median pooled over every round.
-    """
+def epoch_ratios(rounds, names):
+    """Each turn's epoch over the first turn's epoch of the same number, in the same round."""
     first = names[0]
     return {
-        name: [statistics.median(r[name]) / statistics.median(r[first]) for r in rounds]
+        name: [
+            mine / theirs for r in rounds for mine, theirs in zip(r[name], r[first], strict=True)
+        ]
         for name in names
     }
 

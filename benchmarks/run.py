@@ -9,7 +9,7 @@
 2. Time to accuracy: `python train.py` from launch against `import pytorch_lightning`.
    Goal: at most 2x, reaching test accuracy >= 0.98.
 3. Cost as data grows: 20x the rows (synthetic, jittered copies of the digits): peak
-   memory and epoch time against 1x, the two sizes taking turns in one process.
+   memory and epoch time against 1x.
 4. With --suite: wall time of the generated project's tests and of the template's suite.
 """
 
@@ -37,7 +37,7 @@ def parse_args():
     )
     parser.add_argument("--repeats", type=int, default=5, help="runs of each timed command")
     parser.add_argument("--processes", type=int, default=3, help="processes that run part 1")
-    parser.add_argument("--rounds", type=int, default=6, help="turns of each loop per process")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds per process in part 1")
     parser.add_argument("--suite", action="store_true", help="also time the test suites (minutes)")
     return parser.parse_args()
 
@@ -61,6 +61,7 @@ def timed(command, cwd, env=None):
 
 
 def measure(project, loops, data_dirs, rounds=1, epochs=4, num_workers=0):
+    """Run measure.py in a fresh process and return the figures it prints."""
     command = [PYTHON, str(MEASURE), str(project), *loops, "--data_dir", *map(str, data_dirs)]
     command += ["--rounds", str(rounds), "--epochs", str(epochs), "--num_workers", str(num_workers)]
     _, output = timed(command, cwd=project, env=AS_IN_A_TERMINAL)
@@ -73,25 +74,26 @@ def measure(project, loops, data_dirs, rounds=1, epochs=4, num_workers=0):
 AS_IN_A_TERMINAL = {**os.environ, "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "100"}
 
 
-def loop_overhead(project, processes, rounds):
+def loop_overhead(project, processes, rounds, epochs=10):
     """Several processes, so that the figure does not rest on the state of any single one."""
     loops = ["full", "bare", "plain"]
-    runs = [measure(project, loops, [project / "data"], rounds=rounds) for _ in range(processes)]
-    epochs = {loop: [s for run in runs for s in run["steady_epochs"][loop]] for loop in loops}
-    median = {loop: statistics.median(seconds) for loop, seconds in epochs.items()}
-    fastest = {loop: min(seconds) for loop, seconds in epochs.items()}
+    data = [project / "data"]
+    runs = [measure(project, loops, data, rounds, epochs) for _ in range(processes)]
+    seconds = {loop: [s for run in runs for s in run["steady_epochs"][loop]] for loop in loops}
+    median = {loop: statistics.median(values) for loop, values in seconds.items()}
+    fastest = {loop: min(values) for loop, values in seconds.items()}
     print(f"\n1. Loop overhead: seconds per epoch (train + validation); {processes} processes of")
-    print(f"   {rounds} rounds; in a round each loop runs 4 epochs, the first left out; the loops")
-    print("   take turns, each round led by the next loop; the progress bar draws as in a terminal")
+    print(f"   {rounds} rounds; in a round the loops train {epochs} epochs each, taking turns")
+    print("   epoch by epoch; the first epoch is left out; the bar draws as in a terminal")
     print("   loop   median   fastest")
     for loop in loops:
         print(f"   {loop:5s}  {median[loop]:.4f}   {fastest[loop]:.4f}")
-    print("   ratio to full: paired = median over all rounds of each round's ratio (then over")
-    print("   each process's rounds); pooled = ratio of the medians; fastest = of fastest epochs")
+    print("   ratio to full: paired = median of the ratios of epochs run one after the other")
+    print("   (all processes, then each); pooled = of the medians; fastest = of the fastest")
     for name, goal in (("bare", "goal >= 0.90"), ("plain", "goal >= 0.70, stretch 0.80")):
-        paired = statistics.median(r for run in runs for r in run["round_ratios_to_first"][name])
+        paired = statistics.median(r for run in runs for r in run["epoch_ratios_to_first"][name])
         each = ", ".join(
-            f"{statistics.median(run['round_ratios_to_first'][name]):.3f}" for run in runs
+            f"{statistics.median(run['epoch_ratios_to_first'][name]):.3f}" for run in runs
         )
         print(
             f"   {name} / full = {paired:.3f} paired ({each}), "
@@ -145,22 +147,22 @@ def data_growth(project, workdir, rounds=3):
     small, big = project / "data", workdir / "data_x20"
     rows = write_enlarged_data(small, big, 20)
     print(f"\n3. Cost as data grows: 1x (1,797 rows) against 20x ({rows:,} rows), full loop")
-    print(f"   epoch time: 1x and 20x take turns in one process, {rounds} rounds of 3 epochs, the")
-    print("   first left out; growth = median over rounds of each round's 20x / 1x ratio")
-    print("   peak memory: a process that reads only 1x against the one that also reads 20x")
+    print(f"   epoch time: {rounds} rounds in one process, each training on 1x and on 20x for 3")
+    print("   epochs, taking turns epoch by epoch; growth = median of the 20x / 1x ratios of")
+    print("   epochs run one after the other, the first epochs left out")
+    print("   peak memory: a process of its own for each size, 2 epochs")
     print("   data  workers  epoch s  peak RSS MiB (main / largest worker)")
     for num_workers in (0, 2):
-        alone = measure(project, ["full"], [small], num_workers=num_workers)
         both = measure(project, ["full"], [small, big], rounds, epochs=3, num_workers=num_workers)
-        epoch = both["steady_epoch_seconds"]
-        rows_of = {"1x": ("full@data", alone), "20x": ("full@data_x20", both)}
-        for label, (name, figures) in rows_of.items():
+        growth = statistics.median(both["epoch_ratios_to_first"]["full@data_x20"])
+        peak = {}
+        for label, data, name in (("1x", small, "full@data"), ("20x", big, "full@data_x20")):
+            peak[label] = measure(project, ["full"], [data], epochs=2, num_workers=num_workers)
             print(
-                f"   {label:4s}  {num_workers:7d}  {epoch[name]:7.3f}  "
-                f"{figures['peak_rss_mib']:.0f} / {figures['peak_worker_rss_mib']:.0f}"
+                f"   {label:4s}  {num_workers:7d}  {both['steady_epoch_seconds'][name]:7.3f}  "
+                f"{peak[label]['peak_rss_mib']:.0f} / {peak[label]['peak_worker_rss_mib']:.0f}"
             )
-        growth = statistics.median(both["round_ratios_to_first"]["full@data_x20"])
-        memory = both["peak_rss_mib"] - alone["peak_rss_mib"]
+        memory = peak["20x"]["peak_rss_mib"] - peak["1x"]["peak_rss_mib"]
         print(
             f"   workers={num_workers}: epoch time x{growth:.1f} for x20 data (paired);"
             f" peak memory {memory:+.0f} MiB"

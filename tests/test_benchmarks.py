@@ -1,9 +1,12 @@
 """The benchmark's measuring script runs every loop on a baked project and reports each turn."""
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 MEASURE = Path(__file__).resolve().parents[1] / "benchmarks" / "measure.py"
@@ -26,7 +29,7 @@ def test_measure_times_each_loop_on_each_data_folder(bake):
     assert all(
         len(seconds) == 1 and seconds[0] > 0 for seconds in figures["steady_epochs"].values()
     )
-    ratios = figures["round_ratios_to_first"]
+    ratios = figures["epoch_ratios_to_first"]
     assert ratios["full@data"] == [1.0]
     assert all(len(r) == 1 and r[0] > 0 for r in ratios.values())
     assert figures["peak_rss_mib"] > 0
@@ -36,3 +39,38 @@ def test_measure_times_each_loop_on_each_data_folder(bake):
     assert checkpoints == [
         f"version_{n}/checkpoints/{name}.ckpt" for n in (0, 1) for name in ("best", "last")
     ]
+
+
+def load_measure():
+    spec = importlib.util.spec_from_file_location("measure", MEASURE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_turns_run_one_epoch_at_a_time_in_order():
+    measure = load_measure()
+    epochs = {"a": 3, "b": 3, "c": 1}
+    baton = measure.Baton(list(epochs))
+    timed = {name: measure.Turn(baton, name) for name in epochs}
+    events = []
+
+    def loop(name):
+        baton.wait_for_turn(name)
+        for epoch in range(epochs[name]):
+            timed[name].epoch_starts()
+            events.append(("start", name, epoch))
+            time.sleep(0.002)  # long enough for another thread to run, if one could
+            events.append(("end", name, epoch))
+        timed[name].epoch_ends()
+        baton.hand_over(name, finished=True)
+
+    threads = [threading.Thread(target=loop, args=(name,)) for name in epochs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    order = [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert events == [(edge, *epoch) for epoch in order for edge in ("start", "end")]
+    assert [len(timed[name].epoch_seconds) for name in epochs] == [3, 3, 1]
+    assert all(seconds >= 0.002 for turn in timed.values() for seconds in turn.epoch_seconds)
