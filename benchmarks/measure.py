@@ -95,8 +95,8 @@ def lightning_loop(train, args, data_dir, full, turn):
     import pytorch_lightning as pl
 
     class TakeTurns(pl.Callback):
-        # Validation and checkpoints come after on_train_epoch_end: an epoch ends at the
-        # next one's start, or when training ends.
+        # An epoch ends where the next one starts, or where training ends: its checkpoints
+        # are written in on_train_epoch_end by callbacks that Lightning runs after this one.
         def on_train_epoch_start(self, trainer, pl_module):
             turn.epoch_starts()
 
