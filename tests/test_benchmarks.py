@@ -65,7 +65,8 @@ def test_turns_run_one_epoch_at_a_time_in_order():
         timed[name].epoch_ends()
         baton.hand_over(name, finished=True)
 
-    threads = [threading.Thread(target=loop, args=(name,)) for name in epochs]
+    # Daemon threads: if turns ever deadlock, the assertions fail instead of pytest hanging.
+    threads = [threading.Thread(target=loop, args=(name,), daemon=True) for name in epochs]
     for thread in threads:
         thread.start()
     for thread in threads:
