@@ -1,88 +1,112 @@
-"""Predict with a trained checkpoint, writing one CSV row per input example.
+"""Predict with a trained checkpoint: one CSV row per example in a data folder.
 
 Loading a checkpoint can run code stored in it; only load checkpoints you trust.
 """
 
 import argparse
 import csv
-import os
 import sys
-import tempfile
-from pathlib import Path
+from typing import IO
 
 import pytorch_lightning as pl
-import torch
+from pytorch_lightning.callbacks import BasePredictionWriter
 
+from {{ cookiecutter.package_name }}.checkpoints import read_checkpoint
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
-from {{ cookiecutter.package_name }}.experiment import read_checkpoint
+from {{ cookiecutter.package_name }}.errors import ArgumentParser, CheckpointError, DataError
+from {{ cookiecutter.package_name }}.files import atomic_file
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line, instead of argparse's usage block.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def build_parser():
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
-        description="Predict a label for every example in the data folder.",
+        description="Predict a label for every example in a data folder.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--ckpt_path", required=True, help="checkpoint written by train.py")
-    parser.add_argument("--data_dir", help="data folder (default: the one the model trained on)")
+    parser.add_argument(
+        "--data_dir",
+        required=True,
+        help="folder with inputs.npy; with labels.npy too, the accuracy is reported",
+    )
     parser.add_argument("--output", default="predictions.csv", help="CSV file to write")
+    parser.add_argument("--batch_size", type=int, default=256, help="examples per batch")
     parser.add_argument("--accelerator", default="auto", help="cpu, gpu, mps or auto")
     return parser
 
 
-def predict(args):
-    # Fails with a clear message on a missing or damaged file, before Lightning loads it.
-    read_checkpoint(args.ckpt_path)
-    # Hyperparameters come back from the checkpoint; weights_only refuses pickled code.
-    model = {{ cookiecutter.model_class }}.load_from_checkpoint(
-        args.ckpt_path,
-        map_location="cpu",
-        weights_only=True,
-    )
-    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    datamodule = {{ cookiecutter.datamodule_class }}.load_from_checkpoint(
-        args.ckpt_path,
-        map_location="cpu",
-        weights_only=True,
-        **overrides,
-    )
-    trainer = pl.Trainer(
-        accelerator=args.accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
-    batches = trainer.predict(model, datamodule=datamodule)
-    columns = {name: torch.cat([batch[name] for batch in batches]) for name in batches[0]}
-    write_csv(Path(args.output), columns)
-    print(f"Wrote {len(columns['prediction'])} predictions to {args.output}")
+class CSVPredictionWriter(BasePredictionWriter):
+    """Write each batch's predictions as CSV rows as they come, and count the correct ones."""
+
+    def __init__(self, csv_file: IO[str]):
+        super().__init__(write_interval="batch")
+        self.writer = csv.writer(csv_file)
+        self.num_rows = 0
+        self.num_correct = 0
+        self.labelled = False
+
+    def write_on_batch_end(
+        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        columns = {name: values.tolist() for name, values in prediction.items()}
+        if self.num_rows == 0:
+            self.writer.writerow(["index", *columns])
+        for offset, row in enumerate(zip(*columns.values(), strict=True)):
+            self.writer.writerow([self.num_rows + offset, *row])
+        self.num_rows += len(columns["prediction"])
+        if "label" in prediction:
+            self.labelled = True
+            self.num_correct += int((prediction["label"] == prediction["prediction"]).sum())
 
 
-def write_csv(path, columns):
-    """Write the CSV under a temporary name first, so a failure leaves no half-written file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as temp_file:
-            writer = csv.writer(temp_file)
-            writer.writerow(["index", *columns])
-            rows = zip(*(values.tolist() for values in columns.values()), strict=True)
-            for index, row in enumerate(rows):
-                writer.writerow([index, *row])
-        os.replace(temp_name, path)
-    except BaseException:
-        os.unlink(temp_name)
-        raise
+def load_model(ckpt_path: str) -> pl.LightningModule:
+    """The trained model, rebuilt from the hyperparameters and weights in its checkpoint."""
+    checkpoint = read_checkpoint(ckpt_path)
+    model = {{ cookiecutter.model_class }}(**checkpoint["hyper_parameters"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model
 
 
-def main(argv=None):
+def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> None:
+    """Refuse, in one line, data of another shape or with labels the model never learned."""
+    dataset = datamodule.predict_dataset()
+    input_shape = tuple(dataset[0][0].shape)
+    if input_shape != tuple(model.hparams.input_shape):
+        raise DataError(
+            f"{dataset.data_dir / 'inputs.npy'}: examples shaped {input_shape}, but the model"
+            f" was trained on {tuple(model.hparams.input_shape)}"
+        )
+    num_classes = model.hparams.num_classes
+    if dataset.labels is not None and dataset.labels.max() >= num_classes:
+        raise DataError(
+            f"{dataset.data_dir / 'labels.npy'}: label {dataset.labels.max()} is outside the"
+            f" {num_classes} classes the model was trained on (0 to {num_classes - 1})"
+        )
+
+
+def predict(args: argparse.Namespace) -> None:
+    model = load_model(args.ckpt_path)
+    datamodule = {{ cookiecutter.datamodule_class }}(data_dir=args.data_dir, batch_size=args.batch_size)
+    check_data_fits(datamodule, model)
+    with atomic_file(args.output, "w", newline="") as csv_file:
+        writer = CSVPredictionWriter(csv_file)
+        trainer = pl.Trainer(
+            accelerator=args.accelerator,
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            callbacks=[writer],
+        )
+        # The writer keeps nothing: memory stays flat however many examples there are.
+        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+    print(f"Wrote {writer.num_rows} predictions to {args.output}")
+    if writer.labelled:
+        accuracy = writer.num_correct / writer.num_rows
+        print(f"Accuracy on {writer.num_rows} labelled examples: {accuracy:.4f}")
+
+
+def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         predict(args)

@@ -1,11 +1,10 @@
-"""The data: a Dataset that reads images from disk, and the LightningDataModule around it.
+"""The data: a Dataset over two .npy files, and the LightningDataModule that splits and describes it.
 
-To train on your own data, change `prepare_data` (fetch or write the files) and the
-Dataset (read one example); the rest of the project stays as it is.
+Bring your own data as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own
+data"); the model is built from what the DataModule reads there.
 """
 
-import os
-import tempfile
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -13,167 +12,227 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from pytorch_lightning.utilities import suggested_max_num_workers
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from .errors import DataError
+from .files import atomic_file
 
-IMAGES_FILE = "images.npy"
+INPUTS_FILE = "inputs.npy"
 LABELS_FILE = "labels.npy"
+# Where the bundled digits go when no folder is named; a folder the user names is never filled.
+DEFAULT_DATA_DIR = "data"
+# Enough examples for steady statistics, few enough to read in a moment from any data set.
+STATISTICS_SAMPLE = 10_000
 
 
 class {{ cookiecutter.dataset_class }}(Dataset):
-    """Images and labels stored as two .npy files in `data_dir`.
+    """The examples in `data_dir`: inputs.npy, and labels.npy when the folder has one.
 
     The arrays are memory-mapped, not loaded: each process reads only the examples it
     is asked for, so memory stays flat however large the files grow.
     """
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir: str | Path, require_labels: bool = True):
         self.data_dir = Path(data_dir)
-        self.images, self.labels = open_arrays(self.data_dir)
+        self.require_labels = require_labels
+        self.inputs, self.labels = open_arrays(self.data_dir, require_labels)
 
-    def __len__(self):
-        return len(self.labels)
+    def __len__(self) -> int:
+        return len(self.inputs)
 
-    def __getitem__(self, index):
-        if self.images is None:
-            self.images, self.labels = open_arrays(self.data_dir)
-        # Pixels are 0..16 in the digits data; scale them to 0..1 for the network.
-        image = torch.from_numpy(self.images[index].astype(np.float32) / 16.0)
-        return image.unsqueeze(0), int(self.labels[index])
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        if self.inputs is None:
+            self.inputs, self.labels = open_arrays(self.data_dir, self.require_labels)
+        inputs = torch.from_numpy(np.asarray(self.inputs[index], dtype=np.float32))
+        if inputs.dim() == 2:
+            inputs = inputs.unsqueeze(0)  # (H, W) images are single-channel: (1, H, W)
+        if self.labels is None:
+            return (inputs,)
+        return inputs, int(self.labels[index])
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict:
         # DataLoader workers reopen the memory maps instead of receiving a copy of the data.
-        return {**self.__dict__, "images": None, "labels": None}
+        return {**self.__dict__, "inputs": None, "labels": None}
 
 
-def open_arrays(data_dir):
-    """Memory-map the images and labels, or raise DataError naming the bad file."""
-    images = load_array(data_dir / IMAGES_FILE, ndim=3)
-    labels = load_array(data_dir / LABELS_FILE, ndim=1)
-    if len(images) != len(labels):
-        raise DataError(f"{data_dir}: {len(images)} images but {len(labels)} labels")
-    return images, labels
+def open_arrays(data_dir: Path, require_labels: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Memory-map inputs.npy and labels.npy, checked, or raise DataError naming the bad file."""
+    inputs = load_array(data_dir / INPUTS_FILE)
+    if inputs.ndim not in (2, 3, 4) or not np.issubdtype(inputs.dtype, np.number):
+        raise DataError(
+            f"{data_dir / INPUTS_FILE}: expected numbers shaped (N, H, W) or (N, C, H, W) for"
+            f" images, or (N, F) for a table of features; got {inputs.dtype} {inputs.shape}"
+        )
+    labels_path = data_dir / LABELS_FILE
+    if not labels_path.exists() and not require_labels:
+        return inputs, None
+    labels = load_array(labels_path)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(
+            f"{labels_path}: expected integer class labels shaped (N,); got {labels.dtype} {labels.shape}"
+        )
+    if len(labels) != len(inputs):
+        raise DataError(f"{data_dir}: {len(inputs)} inputs but {len(labels)} labels")
+    if labels.min() < 0:
+        raise DataError(f"{labels_path}: labels must be 0 to K-1; found {labels.min()}")
+    return inputs, labels
 
 
-def load_array(path, ndim):
-    """Memory-map one .npy file, or raise DataError naming it."""
+def load_array(path: Path) -> np.ndarray:
+    """Memory-map one non-empty .npy file, or raise DataError naming it."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, ValueError, EOFError) as err:
         raise DataError(f"{path}: not a readable .npy file ({err})") from None
-    if array.ndim != ndim or len(array) == 0:
-        raise DataError(f"{path}: expected a non-empty {ndim}-d array, got shape {array.shape}")
+    if array.ndim == 0 or len(array) == 0:
+        raise DataError(f"{path}: expected a non-empty array, got shape {array.shape}")
     return array
 
 
-def write_array_atomically(path, array):
-    """Write a .npy file under a temporary name first, so a crash never leaves half a file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+def write_digits(data_dir: str | Path) -> None:
+    """Write scikit-learn's bundled handwritten digits (1,797 images of 8x8 pixels) to `data_dir`."""
+    # Imported here: scikit-learn is needed only the first time.
+    from sklearn.datasets import load_digits
+
+    data_dir = Path(data_dir)
+    digits = load_digits()
     try:
-        with os.fdopen(handle, "wb") as temp_file:
-            np.save(temp_file, array)
-        os.replace(temp_name, path)
-    except BaseException:
-        os.unlink(temp_name)
-        raise
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Labels first: a folder holding inputs.npy is then always complete.
+        with atomic_file(data_dir / LABELS_FILE) as file:
+            np.save(file, digits.target)
+        with atomic_file(data_dir / INPUTS_FILE) as file:
+            np.save(file, digits.images.astype(np.uint8))
+    except OSError as err:
+        raise DataError(f"data_dir {data_dir}: cannot write the data ({err.strerror})") from None
 
 
-class SeededShuffleSampler(Sampler):
-    """Shuffles with a permutation that depends only on the seed and the epoch.
-
-    A run resumed from a checkpoint therefore sees the same order as one that never
-    stopped. Lightning calls `set_epoch` before every training epoch.
-    """
-
-    def __init__(self, num_samples, seed):
-        self.num_samples = num_samples
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.num_samples, generator=generator).tolist())
-
-    def __len__(self):
-        return self.num_samples
-
-
-def global_seed():
-    """The seed given to pl.seed_everything, which stores it in PL_GLOBAL_SEED."""
-    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+def split_indices(
+    num_examples: int, val_fraction: float, test_fraction: float, split_seed: int
+) -> tuple[list[int], list[int], list[int]]:
+    """The same train, validation and test indices on every run and every process."""
+    generator = torch.Generator().manual_seed(split_seed)
+    order = torch.randperm(num_examples, generator=generator).tolist()
+    num_test = round(num_examples * test_fraction)
+    num_val = round(num_examples * val_fraction)
+    return order[num_test + num_val :], order[num_test : num_test + num_val], order[:num_test]
 
 
 class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
-    """Writes the data to `data_dir` once, splits it, and serves the DataLoaders."""
+    """Splits the data in `data_dir`, serves its DataLoaders, and reports what the model needs.
+
+    `input_shape`, `num_classes`, `input_mean` and `input_std` are named like the model's
+    arguments they feed, and are read from the files, before any training starts.
+    """
 
     def __init__(
         self,
-        data_dir: str = "data",
+        data_dir: str = DEFAULT_DATA_DIR,
         batch_size: int = 128,
         num_workers: int | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         split_seed: int = 0,
+        seed: int = 42,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.train_set = self.val_set = self.test_set = self.predict_set = None
 
-    def prepare_data(self):
-        """Write the bundled handwritten digits to `data_dir`, unless data is already there.
+    def prepare_data(self) -> None:
+        """Write the bundled digits when `data_dir` is the default folder and holds no data yet.
 
-        Lightning calls this once per machine, before `setup`. Replace the body with
-        code that downloads or converts your own data into the same two files.
+        Lightning calls this once per machine, before `setup`. To fetch or convert your own
+        data here, write the same two files; a folder the user names is only ever read.
         """
         data_dir = Path(self.hparams.data_dir)
-        # Never overwrite: existing files are the user's data, even if setup finds them broken.
-        if (data_dir / IMAGES_FILE).exists() or (data_dir / LABELS_FILE).exists():
+        if (data_dir / INPUTS_FILE).exists():
             return
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            # Imported here: scikit-learn is only needed the first time.
-            from sklearn.datasets import load_digits
+        if data_dir != Path(DEFAULT_DATA_DIR):
+            raise DataError(f"data_dir {data_dir}: no {INPUTS_FILE} there (see README.md)")
+        write_digits(data_dir)
 
-            digits = load_digits()
-            write_array_atomically(data_dir / IMAGES_FILE, digits.images.astype(np.uint8))
-            write_array_atomically(data_dir / LABELS_FILE, digits.target.astype(np.int64))
-        except OSError as err:
-            raise DataError(
-                f"data_dir {data_dir}: cannot create or write the data ({err.strerror})"
-            ) from None
+    @cached_property
+    def _description(self) -> dict:
+        """What the model is built from, read once: memory-mapped headers and a sample."""
+        self.prepare_data()
+        inputs, labels = open_arrays(Path(self.hparams.data_dir))
+        train_indices, _, _ = split_indices(len(labels), *self._split_settings())
+        if not train_indices:
+            raise DataError(f"data_dir {self.hparams.data_dir}: too few examples to split")
+        sample = np.sort(np.asarray(train_indices)[:STATISTICS_SAMPLE])
+        mean, std = channel_statistics(np.asarray(inputs[sample], dtype=np.float64))
+        input_shape = inputs.shape[1:] if inputs.ndim != 3 else (1, *inputs.shape[1:])
+        return {
+            "input_shape": tuple(int(size) for size in input_shape),
+            "num_classes": int(labels.max()) + 1,
+            "input_mean": mean,
+            "input_std": std,
+        }
 
-    def setup(self, stage=None):
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape: (C, H, W) for images, (F,) for a table of features."""
+        return self._description["input_shape"]
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the labels hold: the largest label plus one."""
+        return self._description["num_classes"]
+
+    @property
+    def input_mean(self) -> list[float]:
+        """Per channel (or feature) mean of the training inputs, for the model to normalise."""
+        return self._description["input_mean"]
+
+    @property
+    def input_std(self) -> list[float]:
+        """Per channel (or feature) standard deviation of the training inputs."""
+        return self._description["input_std"]
+
+    def _split_settings(self) -> tuple[float, float, int]:
+        return self.hparams.val_fraction, self.hparams.test_fraction, self.hparams.split_seed
+
+    def setup(self, stage: str | None = None) -> None:
         """Split the data the same way on every run and every process."""
+        if stage == "predict":
+            return  # prediction reads every example, labelled or not
         dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
-        generator = torch.Generator().manual_seed(self.hparams.split_seed)
-        order = torch.randperm(len(dataset), generator=generator).tolist()
-        num_test = round(len(dataset) * self.hparams.test_fraction)
-        num_val = round(len(dataset) * self.hparams.val_fraction)
-        self.test_set = Subset(dataset, order[:num_test])
-        self.val_set = Subset(dataset, order[num_test : num_test + num_val])
-        self.train_set = Subset(dataset, order[num_test + num_val :])
-        self.predict_set = dataset
+        train, val, test = split_indices(len(dataset), *self._split_settings())
+        self.train_set = Subset(dataset, train)
+        self.val_set = Subset(dataset, val)
+        self.test_set = Subset(dataset, test)
 
-    def train_dataloader(self):
-        sampler = SeededShuffleSampler(len(self.train_set), seed=global_seed())
+    def train_dataloader(self) -> DataLoader:
+        # A permutation of (seed, epoch) only, each process taking its share under DDP.
+        sampler = DistributedSampler(
+            self.train_set,
+            num_replicas=self.trainer.world_size if self.trainer else 1,
+            rank=self.trainer.global_rank if self.trainer else 0,
+            shuffle=True,
+            seed=self.hparams.seed,
+        )
+        # A resumed run builds its first iterator before Lightning sets the epoch, and
+        # workers fetch their first indices at once: set it here, or epoch 0's order returns.
+        sampler.set_epoch(self.trainer.current_epoch if self.trainer else 0)
         return self._loader(self.train_set, sampler=sampler)
 
-    def val_dataloader(self):
+    def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)
 
-    def test_dataloader(self):
+    def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, sampler=self._test_sampler())
 
-    def predict_dataloader(self):
-        return self._loader(self.predict_set)
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.predict_dataset())
 
-    def _test_sampler(self):
+    def predict_dataset(self) -> {{ cookiecutter.dataset_class }}:
+        """Every example in `data_dir`, in order; labels are optional here."""
+        return {{ cookiecutter.dataset_class }}(self.hparams.data_dir, require_labels=False)
+
+    def _test_sampler(self) -> UnrepeatedDistributedSampler | None:
         """Under DDP, give each process a disjoint share, unpadded, so each example counts once.
 
         Lightning's default DistributedSampler pads the shares to equal length by repeating
@@ -188,7 +247,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             shuffle=False,
         )
 
-    def _num_workers(self):
+    def _num_workers(self) -> int:
         """The chosen number of workers, or by default two where the machine has cores to spare.
 
         Lightning advises workers whenever it sees idle cores; two keep up with this data.
@@ -198,17 +257,29 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         num_devices = self.trainer.num_devices if self.trainer else 1
         return 2 if suggested_max_num_workers(num_devices) > 1 else 0
 
-    def _loader(self, dataset, sampler=None):
+    def _loader(self, dataset: Dataset, sampler=None) -> DataLoader:
         num_workers = self._num_workers()
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
             sampler=sampler,
             num_workers=num_workers,
-            # Starting an iterator draws the workers' seeds from this generator, not from
-            # the global one, so dropout in a resumed run draws what an unbroken run draws.
-            generator=torch.Generator().manual_seed(global_seed()),
+            # Workers take their seeds from this generator, not the global one, so a resumed
+            # run's workers start as an unbroken run's did.
+            generator=torch.Generator().manual_seed(self.hparams.seed),
             # Workers live across epochs: starting them again each epoch costs more
-            # than an epoch of this small data set.
+            # than an epoch of a small data set.
             persistent_workers=num_workers > 0,
         )
+
+
+def channel_statistics(inputs: np.ndarray) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation per channel of (N, C, H, W) or (N, H, W), per feature of (N, F)."""
+    if inputs.ndim == 3:
+        inputs = inputs[:, None]  # one channel
+    axes = tuple(axis for axis in range(inputs.ndim) if axis != 1)
+    mean = inputs.mean(axis=axes)
+    std = inputs.std(axis=axes)
+    # A constant channel carries nothing to scale; dividing by 1 leaves it centred.
+    std[std == 0] = 1.0
+    return mean.tolist(), std.tolist()

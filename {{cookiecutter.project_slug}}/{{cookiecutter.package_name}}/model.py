@@ -1,5 +1,6 @@
-"""The LightningModule: a small convolutional network that classifies 8x8 digit images."""
+"""The LightningModule: a small CNN for images, or a small MLP for a table of features."""
 
+import argparse
 import inspect
 
 import pytorch_lightning as pl
@@ -10,49 +11,54 @@ from torchmetrics.classification import MulticlassAccuracy
 
 
 class {{ cookiecutter.model_class }}(pl.LightningModule):
-    """Two convolution blocks and a small classifier head, trained with AdamW.
+    """Classifies inputs of `input_shape` into `num_classes` classes, trained with AdamW.
 
-    Every hyperparameter is an argument with a default, so the class builds with no
-    arguments, and `save_hyperparameters()` records exactly these values in the
-    checkpoint and the logger.
+    The first four arguments describe the data; the DataModule reports them under the same
+    names. The rest are hyperparameters. Every argument has a default, so the class builds
+    the digits network with no arguments, and `save_hyperparameters()` records them all in
+    the checkpoint, so `load_from_checkpoint` rebuilds the same network with no flags.
     """
 
     def __init__(
         self,
+        input_shape: tuple[int, ...] = (1, 8, 8),
+        num_classes: int = 10,
+        input_mean: list[float] | None = None,
+        input_std: list[float] | None = None,
         learning_rate: float = 3e-3,
         lr_decay: float = 0.7,
         weight_decay: float = 1e-4,
         channels: int = 32,
         hidden_units: int = 128,
         dropout: float = 0.25,
-        num_classes: int = 10,
     ):
         super().__init__()
         self.save_hyperparameters()
-        # No bias in the convolutions: the BatchNorm after each adds its own shift.
-        self.network = nn.Sequential(
-            nn.Conv2d(1, channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-            nn.ReLU(),
-            nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(2 * channels),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            # Pooling halves the 8x8 input to 4x4.
-            nn.Linear(2 * channels * 4 * 4, hidden_units),
-            nn.ReLU(),
-            nn.Linear(hidden_units, num_classes),
-        )
+        if len(input_shape) == 3:
+            self.network = image_network(input_shape[0], channels, hidden_units, dropout, num_classes)
+        elif len(input_shape) == 1:
+            self.network = table_network(input_shape[0], hidden_units, dropout, num_classes)
+        else:
+            raise ValueError(f"input_shape {input_shape}: expected (C, H, W) or (F,)")
+        # Inputs arrive as stored (pixels 0..255, 0..16, features in their own units); the
+        # network sees each channel or feature centred and scaled by the training data's own.
+        per_channel = (-1,) + (1,) * (len(input_shape) - 1)
+        mean = torch.tensor(input_mean or [0.0], dtype=torch.float32).reshape(per_channel)
+        std = torch.tensor(input_std or [1.0], dtype=torch.float32).reshape(per_channel)
+        # Not saved in the state dict: the hyperparameters already hold them.
+        self.register_buffer("mean", mean, persistent=False)
+        self.register_buffer("std", std, persistent=False)
         # One metric object per stage: each keeps its own running totals. "micro" counts
         # correct examples; torchmetrics' default, "macro", averages per-class scores.
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
 
     @staticmethod
-    def add_model_specific_args(parent_parser):
-        """Add this model's hyperparameters to the command line, as their own group."""
+    def add_model_specific_args(parent_parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """Add this model's hyperparameters to the command line, as their own group.
+
+        The data's shape and statistics are not flags: they are read from the data.
+        """
         group = parent_parser.add_argument_group(
             "{{ cookiecutter.model_class }}",
             "model hyperparameters",
@@ -63,45 +69,42 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         group.add_argument("--channels", type=int, help="channels of the first convolution")
         group.add_argument("--hidden_units", type=int, help="units of the hidden layer")
         group.add_argument("--dropout", type=float, help="dropout before the hidden layer")
-        group.add_argument("--num_classes", type=int, help="number of classes")
         # The defaults are written once, in __init__.
-        signature = inspect.signature({{ cookiecutter.model_class }})
-        parent_parser.set_defaults(
-            **{name: p.default for name, p in signature.parameters.items()},
-        )
+        parent_parser.set_defaults(**hyperparameter_defaults())
         return parent_parser
 
-    def forward(self, images):
-        """Return class scores (logits) for a batch of images shaped (N, 1, 8, 8)."""
-        return self.network(images)
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Return class scores (logits) for a batch of inputs shaped (N, *input_shape)."""
+        return self.network((inputs - self.mean) / self.std)
 
-    def training_step(self, batch, batch_idx):
-        images, labels = batch
-        loss = F.cross_entropy(self(images), labels)
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        inputs, labels = batch
+        loss = F.cross_entropy(self(inputs), labels)
         # sync_dist averages over processes under DDP; on one device it costs nothing.
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
 
-    def validation_step(self, batch, batch_idx):
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val", self.val_accuracy)
 
-    def test_step(self, batch, batch_idx):
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "test", self.test_accuracy)
 
-    def _evaluate(self, batch, stage, accuracy):
-        images, labels = batch
-        logits = self(images)
+    def _evaluate(self, batch, stage: str, accuracy: MulticlassAccuracy) -> None:
+        inputs, labels = batch
+        logits = self(inputs)
         accuracy(logits, labels)
         self.log(f"{stage}_loss", F.cross_entropy(logits, labels), prog_bar=True, sync_dist=True)
         self.log(f"{stage}_acc", accuracy, prog_bar=True)
 
-    def predict_step(self, batch, batch_idx):
-        images, labels = batch
-        probabilities = self(images).softmax(dim=1)
-        confidence, prediction = probabilities.max(dim=1)
-        return {"label": labels, "prediction": prediction, "confidence": confidence}
+    def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict:
+        """The predicted class and its probability; the true label too, where the data has one."""
+        inputs, *labels = batch
+        confidence, prediction = self(inputs).softmax(dim=1).max(dim=1)
+        label_column = {"label": labels[0]} if labels else {}
+        return {**label_column, "prediction": prediction, "confidence": confidence}
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> dict:
         optimizer = torch.optim.AdamW(
             self.parameters(),
             lr=self.hparams.learning_rate,
@@ -111,3 +114,50 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         # --max_epochs continues the same schedule.
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.hparams.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+# What the DataModule reports about the data; everything else is a hyperparameter.
+DATA_ARGUMENTS = ("input_shape", "num_classes", "input_mean", "input_std")
+
+
+def hyperparameter_defaults() -> dict:
+    """The model's hyperparameters and their defaults, from the constructor's signature."""
+    parameters = inspect.signature({{ cookiecutter.model_class }}).parameters
+    return {name: p.default for name, p in parameters.items() if name not in DATA_ARGUMENTS}
+
+
+def image_network(
+    in_channels: int, channels: int, hidden_units: int, dropout: float, num_classes: int
+) -> nn.Sequential:
+    """Two convolution blocks, then a head that sees a 4x4 grid whatever the image size."""
+    # No bias in the convolutions: the BatchNorm after each adds its own shift.
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(),
+        nn.Conv2d(channels, 2 * channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(2 * channels),
+        nn.ReLU(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        # 8x8 digits are 4x4 here already; larger images are averaged down to 4x4.
+        nn.AdaptiveAvgPool2d(4),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(2 * channels * 4 * 4, hidden_units),
+        nn.ReLU(),
+        nn.Linear(hidden_units, num_classes),
+    )
+
+
+def table_network(
+    num_features: int, hidden_units: int, dropout: float, num_classes: int
+) -> nn.Sequential:
+    """Two hidden layers over standardised features."""
+    return nn.Sequential(
+        nn.Linear(num_features, hidden_units),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden_units, hidden_units),
+        nn.ReLU(),
+        nn.Linear(hidden_units, num_classes),
+    )

@@ -1,55 +1,69 @@
 """Train and test the model. `python train.py --help` lists the three groups of arguments."""
 
 import argparse
-import inspect
 import sys
+from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks.early_stopping import EarlyStoppingReason
+from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
-from {{ cookiecutter.package_name }}.experiment import (
-    make_callbacks,
-    make_logger,
-    resolve_ckpt_path,
-    say,
+from {{ cookiecutter.package_name }}.callbacks import make_callbacks
+from {{ cookiecutter.package_name }}.checkpoints import find_checkpoint
+from {{ cookiecutter.package_name }}.data import DEFAULT_DATA_DIR, {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.errors import ArgumentParser, CheckpointError, DataError
+from {{ cookiecutter.package_name }}.model import (
+    DATA_ARGUMENTS,
+    {{ cookiecutter.model_class }},
+    hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
+from {{ cookiecutter.package_name }}.runs import make_logger
 from {{ cookiecutter.package_name }}.trainer_args import add_trainer_args, trainer_kwargs
 
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line, instead of argparse's usage block of every flag.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+# Data module settings that change how fast a run goes, never what it computes.
+SPEED_ONLY = {"num_workers"}
 
 
-def build_parser():
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    program = parser.add_argument_group("Program", "where the data is and how it is read")
-    program.add_argument("--data_dir", default="data", help="data folder; filled on first use")
-    program.add_argument("--seed", type=int, default=42, help="seed for every random generator")
-    program.add_argument("--batch_size", type=int, default=128, help="examples per batch")
+    add_trainer_args(parser)
+    {{ cookiecutter.model_class }}.add_model_specific_args(parser)
+    program = parser.add_argument_group(
+        "Program", "the data, the seed, and how checkpoints resume and early stopping waits"
+    )
+    program.add_argument(
+        "--data_dir",
+        default=DEFAULT_DATA_DIR,
+        help="folder with inputs.npy and labels.npy; the default one is filled with the digits",
+    )
+    program.add_argument(
+        "--num_classes",
+        type=at_least(1),
+        help="number of classes, if more than the labels show (default: largest label + 1)",
+    )
+    program.add_argument(
+        "--seed", type=at_least(0, 2**32 - 1), default=42, help="seed for every random generator"
+    )
+    program.add_argument("--batch_size", type=at_least(1), default=128, help="examples per batch")
     program.add_argument(
         "--num_workers",
-        type=int,
+        type=at_least(0),
         help="DataLoader worker processes; if not given, 2 where the machine has cores to spare",
     )
     program.add_argument(
         "--ckpt_path",
-        help="checkpoint to resume, or 'last': the newest last.ckpt under --default_root_dir",
+        help="last.ckpt to resume, or 'last': the newest usable one under --default_root_dir",
     )
     program.add_argument(
         "--patience",
-        type=int,
+        type=at_least(1),
         default=5,
         help="epochs without a better val_loss before training stops early",
     )
-    {{ cookiecutter.model_class }}.add_model_specific_args(parser)
-    add_trainer_args(parser)
     # Project defaults for a few Trainer arguments; every other one keeps Lightning's.
     parser.set_defaults(
         max_epochs=10,
@@ -60,44 +74,161 @@ def build_parser():
     return parser
 
 
-def model_kwargs(args):
-    """Only the model's own hyperparameters, so save_hyperparameters() records just those."""
-    names = inspect.signature({{ cookiecutter.model_class }}).parameters
-    return {name: getattr(args, name) for name in names}
+def at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer from `minimum` (to `maximum`), refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give an integer, {allowed}")
+        return value
+
+    return parse
 
 
-def train(args):
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, set[str]]:
+    """The parsed arguments, and the names of those given on the command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Parsing again over a namespace that already holds every name leaves out the defaults.
+    unset = object()
+    given = parser.parse_args(argv, argparse.Namespace(**dict.fromkeys(vars(args), unset)))
+    if args.max_epochs == 0:
+        parser.error("argument --max_epochs: 0 is not allowed: give -1 (no limit) or 1 or more")
+    return args, {name for name, value in vars(given).items() if value is not unset}
+
+
+def train(args: argparse.Namespace, given: set[str] = frozenset()) -> dict:
+    """Fit, test the best weights, and return the test metrics."""
     pl.seed_everything(args.seed, workers=True)
-    datamodule = {{ cookiecutter.datamodule_class }}(
-        data_dir=args.data_dir,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-    )
-    model = {{ cookiecutter.model_class }}(**model_kwargs(args))
-    trainer_options = trainer_kwargs(args)
-    ckpt_path = resolve_ckpt_path(args.ckpt_path, trainer_options["default_root_dir"])
-    if trainer_options.get("logger", True) is not False:
-        trainer_options["logger"] = make_logger(trainer_options["default_root_dir"])
-    callbacks = make_callbacks(
-        enable_checkpointing=trainer_options.get("enable_checkpointing", True) is not False,
-        enable_progress_bar=trainer_options.get("enable_progress_bar", True) is not False,
-        patience=args.patience,
-    )
-    trainer = pl.Trainer(**trainer_options, callbacks=callbacks)
+    ckpt_path = None
+    if args.ckpt_path:
+        ckpt_path, datamodule, model = resume(args, given)
+    else:
+        datamodule = {{ cookiecutter.datamodule_class }}(**data_settings(args))
+        data_report = {name: getattr(datamodule, name) for name in DATA_ARGUMENTS}
+        if args.num_classes is not None:
+            data_report["num_classes"] = checked_num_classes(args.num_classes, datamodule)
+        hyperparameters = {name: getattr(args, name) for name in hyperparameter_defaults()}
+        model = {{ cookiecutter.model_class }}(**data_report, **hyperparameters)
+    trainer = build_trainer(args)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    check_training_finished(trainer)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
     if best:
-        say(f"Best checkpoint: {best}")
+        rank_zero_info(f"Best checkpoint: {best}")
     return results[0] if results else {}
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def data_settings(args: argparse.Namespace) -> dict:
+    """The data module's arguments among the parsed ones."""
+    names = ("data_dir", "batch_size", "num_workers", "seed")
+    return {name: getattr(args, name) for name in names}
+
+
+def checked_num_classes(num_classes: int, datamodule: pl.LightningDataModule) -> int:
+    """--num_classes may leave room for classes the labels lack, never drop one they hold."""
+    if num_classes < datamodule.num_classes:
+        raise DataError(
+            f"--num_classes {num_classes} contradicts the data: {datamodule.hparams.data_dir}"
+            f" holds labels 0 to {datamodule.num_classes - 1}"
+        )
+    return num_classes
+
+
+def build_trainer(args: argparse.Namespace) -> pl.Trainer:
+    """The Trainer from its flags, with the project's callbacks and a run folder of its own."""
+    trainer_options = trainer_kwargs(args)
+    validating = trainer_options.get("limit_val_batches") != 0
+    if not validating:
+        rank_zero_info("No validation (--limit_val_batches 0): no early stopping and no best.ckpt.")
+    callbacks = make_callbacks(
+        seed=args.seed,
+        enable_checkpointing=trainer_options.get("enable_checkpointing") is not False,
+        enable_progress_bar=trainer_options.get("enable_progress_bar") is not False,
+        patience=args.patience,
+        validating=validating,
+    )
+    run_dir = None
+    if trainer_options.get("logger") is not False:
+        trainer_options["logger"], run_dir = make_logger(args.default_root_dir)
+        trainer_options["default_root_dir"] = run_dir
     try:
-        return train(args)
-    except (DataError, CheckpointError) as err:
+        return pl.Trainer(**trainer_options, callbacks=callbacks)
+    except MisconfigurationException:
+        remove_empty_folder(run_dir)
+        raise
+
+
+def remove_empty_folder(path: str | None) -> None:
+    """Remove a run folder that nothing was written to, so a refused run leaves no trace."""
+    if path and Path(path).is_dir() and not any(Path(path).iterdir()):
+        Path(path).rmdir()
+
+
+def resume(args: argparse.Namespace, given: set[str]) -> tuple[str, pl.LightningDataModule, pl.LightningModule]:
+    """The checkpoint to resume, and the data module and model built as it was trained.
+
+    A flag given again must agree with the checkpoint: a resumed run continues the same run.
+    """
+
+    def refuse(checkpoint: dict) -> str | None:
+        saved = {**checkpoint["datamodule_hyper_parameters"], **checkpoint["hyper_parameters"]}
+        for name in sorted(given & set(saved) - SPEED_ONLY):
+            if getattr(args, name) != saved[name]:
+                return f"it was trained with --{name} {saved[name]}, not {getattr(args, name)}"
+        data = resumed_datamodule(checkpoint)
+        if (tuple(saved["input_shape"]), saved["num_classes"]) != (data.input_shape, data.num_classes):
+            return (
+                f"it was trained on inputs {tuple(saved['input_shape'])} in {saved['num_classes']}"
+                f" classes; {data.hparams.data_dir} holds {data.input_shape} in {data.num_classes}"
+            )
+        return None
+
+    def resumed_datamodule(checkpoint: dict) -> pl.LightningDataModule:
+        settings = dict(checkpoint["datamodule_hyper_parameters"])
+        if "num_workers" in given:
+            settings["num_workers"] = args.num_workers
+        return {{ cookiecutter.datamodule_class }}(**settings)
+
+    path, checkpoint = find_checkpoint(args.ckpt_path, args.default_root_dir, refuse=refuse)
+    epoch = checkpoint["epoch"]
+    rank_zero_info(
+        f"Resuming from {path}: epoch {epoch} done, step {checkpoint['global_step']};"
+        f" training continues at epoch {epoch + 1}"
+    )
+    model = {{ cookiecutter.model_class }}(**checkpoint["hyper_parameters"])
+    return str(path), resumed_datamodule(checkpoint), model
+
+
+def check_training_finished(trainer: pl.Trainer) -> None:
+    """Stop with one line if the loss stopped being a number, rather than test a broken model."""
+    stopper = trainer.early_stopping_callback
+    if stopper and stopper.stopping_reason == EarlyStoppingReason.NON_FINITE_METRIC:
+        value = float(trainer.callback_metrics[stopper.monitor])
+        raise TrainingError(
+            f"epoch {trainer.current_epoch}: {stopper.monitor} is {value}; training diverged."
+            " Try a lower --learning_rate"
+        )
+
+
+class TrainingError(Exception):
+    """Training that ran but gave no usable model."""
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args, given = parse_args(argv)
+    try:
+        return train(args, given)
+    except (DataError, CheckpointError, TrainingError) as err:
         sys.exit(f"error: {err}")
+    except MisconfigurationException as err:
+        sys.exit(f"error: {str(err).splitlines()[0]}")
 
 
 if __name__ == "__main__":

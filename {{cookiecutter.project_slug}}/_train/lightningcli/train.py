@@ -4,42 +4,87 @@ configs/default.yaml holds the project's defaults; `--config FILE` and flags ove
 """
 
 import sys
+from operator import attrgetter
 from pathlib import Path
 
-from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.trainer import Trainer
+from pytorch_lightning.utilities import rank_zero_info
 
+from {{ cookiecutter.package_name }}.callbacks import make_callbacks
+from {{ cookiecutter.package_name }}.checkpoints import find_checkpoint
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
-from {{ cookiecutter.package_name }}.experiment import make_callbacks, resolve_ckpt_path
-from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
+from {{ cookiecutter.package_name }}.model import (
+    DATA_ARGUMENTS,
+    {{ cookiecutter.model_class }},
+    hyperparameter_defaults,
+)
+from {{ cookiecutter.package_name }}.runs import make_logger
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 
+def run_seed(seed_everything: int | bool) -> int:
+    """The one seed the data order and the per-epoch reseeding follow, as a number."""
+    if isinstance(seed_everything, bool):
+        raise ValueError("seed_everything: give a number, so that every run can be repeated")
+    return seed_everything
+
+
 class CLI(LightningCLI):
-    def instantiate_trainer(self, **kwargs):
-        # The project's callbacks join any the config names, except those it switches off.
-        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # The model is built from what the data module reads in its data folder.
+        for name in DATA_ARGUMENTS:
+            parser.link_arguments(
+                "data", f"model.{name}", compute_fn=attrgetter(name), apply_on="instantiate"
+            )
+        parser.link_arguments("seed_everything", "data.seed", compute_fn=run_seed)
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        root_dir = config.trainer.default_root_dir
+        if config.ckpt_path or self.subcommand != "fit":
+            # A checkpoint holds the model's hyperparameters: the model is rebuilt from them.
+            path, checkpoint = find_checkpoint(config.ckpt_path, root_dir, self.subcommand)
+            config.ckpt_path = str(path)
+            rank_zero_info(f"{self.subcommand}: weights from {path} (epoch {checkpoint['epoch']})")
+            defaults = hyperparameter_defaults()
+            for name, saved in checkpoint["hyper_parameters"].items():
+                if name in defaults:
+                    # A setting changed from its default must agree with the checkpoint.
+                    if config.model[name] not in (defaults[name], saved):
+                        raise CheckpointError(
+                            f"--ckpt_path {path}: it was trained with --model.{name} {saved},"
+                            f" not {config.model[name]}"
+                        )
+                    config.model[name] = saved
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        config = self.config_init[self.subcommand]
         trainer_config = config.trainer
+        validating = trainer_config.limit_val_batches != 0
+        # The project's callbacks join any the config names, except those it switches off.
         kwargs["callbacks"] = [
             *(trainer_config.callbacks or []),
             *make_callbacks(
+                seed=config.seed_everything,
                 enable_checkpointing=trainer_config.enable_checkpointing is not False,
                 enable_progress_bar=trainer_config.enable_progress_bar is not False,
+                validating=validating,
             ),
         ]
+        # trainer.default_root_dir owns every run: each gets a folder of its own under it,
+        # unless the config switches the logger off or names one of its own.
+        if self.subcommand == "predict":
+            kwargs["logger"] = False
+        elif trainer_config.logger in (None, True):
+            kwargs["logger"], kwargs["default_root_dir"] = make_logger(trainer_config.default_root_dir)
         return super().instantiate_trainer(**kwargs)
 
-    def before_fit(self):
-        # "last" means the newest last.ckpt of any earlier run, and a checkpoint must hold
-        # the whole training state: the same rules as the argparse variant's --ckpt_path.
-        self.config_init.fit.ckpt_path = resolve_ckpt_path(
-            self.config_init.fit.ckpt_path, self.trainer.default_root_dir
-        )
 
-
-def main(args=None):
+def main(args: list[str] | None = None) -> CLI:
     try:
         return CLI(
             {{ cookiecutter.model_class }},
@@ -47,8 +92,6 @@ def main(args=None):
             parser_kwargs={
                 name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS
             },
-            # Without a logger, runs share default_root_dir; keep the newest config there.
-            save_config_kwargs={"overwrite": True},
             args=args,
         )
     except (DataError, CheckpointError) as err:

@@ -1,0 +1,75 @@
+"""Reading checkpoints safely, and finding the one to resume from."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint's contents without running pickled code, or raise CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"--ckpt_path {path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many kinds for a truncated or foreign file
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"--ckpt_path {path}: not a readable checkpoint ({reason})") from None
+
+
+def read_resumable_checkpoint(path: str | Path) -> dict:
+    """Like read_checkpoint, but the file must hold the whole training state, not just weights."""
+    checkpoint = read_checkpoint(path)
+    if "optimizer_states" not in checkpoint:
+        raise CheckpointError(
+            f"--ckpt_path {path}: holds only the model's weights (a best.ckpt);"
+            " resume from a last.ckpt"
+        )
+    return checkpoint
+
+
+def find_checkpoint(
+    ckpt_path: str | None,
+    root_dir: str | Path,
+    subcommand: str = "fit",
+    refuse: Callable[[dict], str | None] = lambda checkpoint: None,
+) -> tuple[Path, dict]:
+    """The checkpoint --ckpt_path names, read and checked: (its path, its contents).
+
+    "last" and "best" mean the newest last*.ckpt or best*.ckpt under root_dir that loads and
+    that `refuse` accepts (it says why a checkpoint does not fit this run, or returns None);
+    Lightning itself would look for them in this new run, which has none yet. `fit` resumes,
+    so it needs the whole training state; the other subcommands need only the weights.
+    """
+    if ckpt_path is None:
+        raise CheckpointError(
+            f"{subcommand} needs --ckpt_path: a checkpoint file, or 'best' or 'last' for the"
+            f" newest under {root_dir}"
+        )
+    read = read_resumable_checkpoint if subcommand == "fit" else read_checkpoint
+    if ckpt_path not in ("last", "best"):
+        checkpoint = read(ckpt_path)
+        reason = refuse(checkpoint)
+        if reason:
+            raise CheckpointError(f"--ckpt_path {ckpt_path}: {reason}")
+        return Path(ckpt_path), checkpoint
+    found = sorted(Path(root_dir).rglob(f"{ckpt_path}*.ckpt"), key=lambda path: path.stat().st_mtime)
+    if not found:
+        raise CheckpointError(f"--ckpt_path {ckpt_path}: no {ckpt_path}.ckpt under {root_dir}")
+    reasons = []
+    for path in reversed(found):
+        try:
+            checkpoint = read(path)
+        except CheckpointError as err:
+            reasons.append(str(err).removeprefix("--ckpt_path "))
+            continue
+        reason = refuse(checkpoint)
+        if not reason:
+            return path, checkpoint
+        reasons.append(f"{path}: {reason}")
+    raise CheckpointError(
+        f"--ckpt_path {ckpt_path}: no usable {ckpt_path}.ckpt under {root_dir} ({'; '.join(reasons)})"
+    )

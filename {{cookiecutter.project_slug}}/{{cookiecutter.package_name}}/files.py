@@ -1,0 +1,40 @@
+"""Files written whole or not at all: a crash, a full disk or Ctrl-C never leaves half of one."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO
+
+
+@contextmanager
+def atomic_file(path: str | Path, mode: str = "wb", **open_args) -> Iterator[IO]:
+    """Open a temporary file beside `path`; when the block succeeds, it replaces `path` whole.
+
+    On any error the temporary file is removed and `path` keeps its old contents. The new
+    file gets the mode of the file it replaces, or the umask's default for a new one.
+    """
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(temp_name, file_mode(path))
+        with os.fdopen(handle, mode, **open_args) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+def file_mode(path: Path) -> int:
+    """The permission bits `path` has now, or those a newly created file would get."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
