@@ -1,4 +1,6 @@
-"""The Dataset reads the files prepare_data writes, and the DataModule splits them."""
+"""The Dataset reads inputs.npy and labels.npy; the DataModule splits and describes them."""
+
+import os
 
 import numpy as np
 import pytest
@@ -8,74 +10,166 @@ from {{ cookiecutter.package_name }} import data
 from {{ cookiecutter.package_name }}.errors import DataError
 
 
-def test_dataset_reads_every_digit(data_dir):
-    dataset = data.{{ cookiecutter.dataset_class }}(data_dir)
-    image, label = dataset[0]
-    assert len(dataset) == 1797
-    assert image.shape == (1, 8, 8)
-    assert image.dtype == torch.float32
-    assert image.min() >= 0.0 and image.max() <= 1.0
-    assert isinstance(label, int) and 0 <= label <= 9
-
-
-def test_splits_are_disjoint_complete_and_repeatable(data_dir):
-    first = data.{{ cookiecutter.datamodule_class }}(data_dir=data_dir)
-    first.setup("fit")
-    second = data.{{ cookiecutter.datamodule_class }}(data_dir=data_dir)
-    second.setup("fit")
-    sizes = [len(first.train_set), len(first.val_set), len(first.test_set)]
-    assert sizes == [1258, 180, 359]
-    indices = [set(split.indices) for split in (first.train_set, first.val_set, first.test_set)]
-    assert set().union(*indices) == set(range(1797))
-    assert sum(len(split) for split in indices) == 1797
-    assert first.test_set.indices == second.test_set.indices
-
-
-def test_dataloaders_give_batches_of_images_and_labels(data_dir):
-    datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=data_dir, batch_size=32)
+@pytest.fixture(scope="module")
+def datamodule(data_dir):
+    datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), batch_size=32, num_workers=0)
     datamodule.setup("fit")
-    images, labels = next(iter(datamodule.train_dataloader()))
-    assert images.shape == (32, 1, 8, 8)
-    assert labels.shape == (32,)
-    assert len(datamodule.val_dataloader()) == 6  # 180 examples in batches of 32
+    return datamodule
 
 
-def test_shuffle_order_depends_only_on_seed_and_epoch():
-    sampler = data.SeededShuffleSampler(100, seed=7)
-    sampler.set_epoch(3)
-    again = data.SeededShuffleSampler(100, seed=7)
-    again.set_epoch(3)
-    assert list(sampler) == list(again)
-    assert sorted(sampler) == list(range(100))
-    again.set_epoch(4)
-    assert list(sampler) != list(again)
+def write_data(folder, inputs, labels=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "inputs.npy", inputs)
+    if labels is not None:
+        np.save(folder / "labels.npy", labels)
+    return folder
+
+
+def test_dataset_gives_float_inputs_of_the_reported_shape(datamodule, data_dir):
+    dataset = data.{{ cookiecutter.dataset_class }}(data_dir)
+    inputs, label = dataset[0]
+    assert len(dataset) == len(np.load(data_dir / "labels.npy", mmap_mode="r"))
+    assert tuple(inputs.shape) == datamodule.input_shape
+    assert inputs.dtype == torch.float32
+    assert isinstance(label, int) and 0 <= label < datamodule.num_classes
+
+
+def test_splits_are_disjoint_complete_and_repeatable(datamodule, data_dir):
+    again = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir))
+    again.setup("fit")
+    splits = [datamodule.train_set, datamodule.val_set, datamodule.test_set]
+    num_examples = len(splits[0].dataset)
+    indices = [set(split.indices) for split in splits]
+    assert set().union(*indices) == set(range(num_examples))
+    assert sum(len(split) for split in indices) == num_examples
+    assert all(indices)
+    assert datamodule.test_set.indices == again.test_set.indices
+
+
+def test_dataloaders_give_batches_of_inputs_and_labels(datamodule):
+    inputs, labels = next(iter(datamodule.train_dataloader()))
+    batch = min(32, len(datamodule.train_set))
+    assert inputs.shape == (batch, *datamodule.input_shape)
+    assert labels.shape == (batch,)
+    assert len(datamodule.val_dataloader()) == -(-len(datamodule.val_set) // 32)
+
+
+def test_shuffle_order_depends_only_on_seed_and_epoch(data_dir):
+    def order(seed, epoch):
+        datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), seed=seed)
+        datamodule.setup("fit")
+        sampler = datamodule.train_dataloader().sampler
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert order(7, 3) == order(7, 3)
+    assert sorted(order(7, 3)) == list(range(len(order(7, 3))))
+    assert order(7, 3) != order(7, 4)
+    assert order(7, 3) != order(8, 3)
+
+
+def test_report_matches_the_files(datamodule, data_dir):
+    labels = np.load(data_dir / "labels.npy")
+    assert datamodule.num_classes == labels.max() + 1
+    channels = datamodule.input_shape[0]
+    assert len(datamodule.input_mean) == len(datamodule.input_std) == channels
+    assert all(std > 0 for std in datamodule.input_std)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "input_shape"),
+    [
+        (np.random.default_rng(0).integers(0, 256, (40, 3, 12, 10), dtype=np.uint8), (3, 12, 10)),
+        (np.random.default_rng(0).random((40, 16, 16), dtype=np.float32), (1, 16, 16)),
+        (np.random.default_rng(0).normal(100, 30, (40, 7)), (7,)),
+    ],
+    ids=["rgb-uint8", "grayscale-float", "feature-table"],
+)
+def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
+    labels = np.arange(40) % 3
+    datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=str(write_data(tmp_path / "mine", inputs, labels)))
+    assert datamodule.input_shape == input_shape
+    assert datamodule.num_classes == 3
+    datamodule.setup("fit")
+    train = torch.stack([datamodule.train_set[i][0] for i in range(len(datamodule.train_set))])
+    mean = torch.tensor(datamodule.input_mean).reshape(-1, *[1] * (len(input_shape) - 1))
+    std = torch.tensor(datamodule.input_std).reshape(mean.shape)
+    scaled = (train - mean) / std
+    assert scaled.mean().abs() < 1e-3
+    assert (scaled.std() - 1).abs() < 0.05
+
+
+def test_bundled_data_goes_only_to_the_default_folder(tmp_path):
+    with pytest.raises(DataError, match="no inputs.npy"):
+        data.{{ cookiecutter.datamodule_class }}(data_dir=str(tmp_path / "mistyped")).prepare_data()
+    assert not (tmp_path / "mistyped").exists()
 
 
 def test_prepare_data_keeps_existing_files(tmp_path):
-    np.save(tmp_path / "labels.npy", np.arange(3))
-    data.{{ cookiecutter.datamodule_class }}(data_dir=tmp_path).prepare_data()
-    assert np.load(tmp_path / "labels.npy").tolist() == [0, 1, 2]
+    write_data(tmp_path / "data", np.zeros((3, 2)), np.arange(3))
+    data.{{ cookiecutter.datamodule_class }}().prepare_data()
+    assert np.load(tmp_path / "data" / "labels.npy").tolist() == [0, 1, 2]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    data.{{ cookiecutter.datamodule_class }}().prepare_data()
+    for name in ("inputs.npy", "labels.npy"):
+        assert (tmp_path / "data" / name).stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def current_umask():
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def test_unwritable_data_dir_is_reported(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    with pytest.raises(DataError, match="cannot create or write"):
-        data.{{ cookiecutter.datamodule_class }}(data_dir=blocker / "data").prepare_data()
-    assert blocker.read_text() == "not a folder"
+    (tmp_path / "data").write_text("a file where the folder should be")
+    with pytest.raises(DataError, match="cannot write"):
+        data.{{ cookiecutter.datamodule_class }}().prepare_data()
+    assert (tmp_path / "data").read_text() == "a file where the folder should be"
+
+
+BAD_DATA = {
+    "negative-labels": (
+        np.zeros((4, 3)),
+        np.array([0, 1, -1, 2]),
+        "labels.npy: labels must be 0 to K-1",
+    ),
+    "float-labels": (
+        np.zeros((4, 3)),
+        np.array([0.0, 1.0, 1.5, 2.0]),
+        "labels.npy: expected integer",
+    ),
+    "count-mismatch": (np.zeros((4, 3)), np.arange(3), "4 inputs but 3 labels"),
+    "rank-5-inputs": (
+        np.zeros((4, 1, 1, 2, 2)),
+        np.arange(4),
+        "inputs.npy: expected numbers shaped",
+    ),
+    "text-inputs": (np.array([["a"], ["b"]]), np.arange(2), "inputs.npy: expected numbers shaped"),
+}
+
+
+@pytest.mark.parametrize(("inputs", "labels", "message"), BAD_DATA.values(), ids=BAD_DATA)
+def test_bad_data_is_one_error_naming_the_file(tmp_path, inputs, labels, message):
+    folder = write_data(tmp_path / "bad", inputs, labels)
+    with pytest.raises(DataError, match=message):
+        data.{{ cookiecutter.datamodule_class }}(data_dir=str(folder)).setup("fit")
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not numpy"], ids=["empty", "malformed"])
 def test_broken_data_file_is_reported_by_name(data_dir, tmp_path, content):
-    (tmp_path / "images.npy").write_bytes((data_dir / "images.npy").read_bytes())
+    (tmp_path / "inputs.npy").write_bytes((data_dir / "inputs.npy").read_bytes())
     (tmp_path / "labels.npy").write_bytes(content)
     with pytest.raises(DataError, match="labels.npy"):
         data.{{ cookiecutter.dataset_class }}(tmp_path)
     assert (tmp_path / "labels.npy").read_bytes() == content
 
 
-def test_mismatched_files_are_reported(tmp_path):
-    np.save(tmp_path / "images.npy", np.zeros((4, 8, 8), dtype=np.uint8))
-    np.save(tmp_path / "labels.npy", np.zeros(3, dtype=np.int64))
-    with pytest.raises(DataError, match="4 images but 3 labels"):
-        data.{{ cookiecutter.dataset_class }}(tmp_path)
+def test_labels_are_optional_for_prediction(tmp_path):
+    folder = write_data(tmp_path / "new", np.zeros((5, 4, 4)))
+    dataset = data.{{ cookiecutter.datamodule_class }}(data_dir=str(folder)).predict_dataset()
+    assert len(dataset) == 5
+    (inputs,) = dataset[0]
+    assert inputs.shape == (1, 4, 4)

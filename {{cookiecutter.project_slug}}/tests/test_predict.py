@@ -1,8 +1,10 @@
-"""predict.py restores the model from a checkpoint and writes one CSV row per example."""
+"""predict.py rebuilds the model from a checkpoint and writes one CSV row per example."""
 
 import csv
+import shutil
 import sys
 
+import numpy as np
 import pytest
 
 from predict import main as predict
@@ -32,7 +34,7 @@ def train_briefly(data_dir, root):
         [
             *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
             *("--max_epochs", "1", "--limit_train_batches", "3", "--channels", "8"),
-            *("--log_every_n_steps", "1"),
+            *("--log_every_n_steps", "1", "--num_workers", "0"),
         ]
     )
 {%- else %}
@@ -41,26 +43,81 @@ def train_briefly(data_dir, root):
             *("fit", "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
             *("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"),
             *("--model.channels", "8", "--trainer.log_every_n_steps", "1"),
+            *("--data.num_workers", "0"),
         ]
     )
 {%- endif %}
 
 
-def test_predict_writes_one_row_per_example(checkpoint, data_dir, tmp_path):
+def read_rows(path):
+    with path.open() as csv_file:
+        return list(csv.DictReader(csv_file))
+
+
+def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir, tmp_path, capsys):
     output = tmp_path / "predictions.csv"
     predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
-    with output.open() as csv_file:
-        rows = list(csv.DictReader(csv_file))
-    assert len(rows) == 1797
+    rows = read_rows(output)
+    labels = np.load(data_dir / "labels.npy")
+    assert len(rows) == len(labels)
     assert list(rows[0]) == ["index", "label", "prediction", "confidence"]
-    assert {int(row["prediction"]) for row in rows} <= set(range(10))
+    assert [int(row["label"]) for row in rows] == labels.tolist()
+    assert {int(row["prediction"]) for row in rows} <= set(range(labels.max() + 1))
     assert all(0.0 <= float(row["confidence"]) <= 1.0 for row in rows)
+    assert f"Accuracy on {len(labels)} labelled examples: " in capsys.readouterr().out
 
 
-def test_predict_takes_data_dir_from_the_checkpoint(checkpoint, tmp_path):
+def test_unlabelled_data_gets_no_label_column(checkpoint, data_dir, tmp_path, capsys):
+    new_data = tmp_path / "new"
+    new_data.mkdir()
+    shutil.copy(data_dir / "inputs.npy", new_data / "inputs.npy")
     output = tmp_path / "predictions.csv"
-    predict(["--ckpt_path", str(checkpoint), "--output", str(output)])
-    assert len(output.read_text().splitlines()) == 1798
+    predict(["--ckpt_path", str(checkpoint), "--data_dir", str(new_data), "--output", str(output)])
+    rows = read_rows(output)
+    assert len(rows) == len(np.load(new_data / "inputs.npy", mmap_mode="r"))
+    assert list(rows[0]) == ["index", "prediction", "confidence"]
+    assert "Accuracy" not in capsys.readouterr().out
+
+
+def test_replaced_predictions_keep_their_file_mode(checkpoint, data_dir, tmp_path):
+    output = tmp_path / "predictions.csv"
+    output.write_text("earlier results\n")
+    output.chmod(0o644)
+    predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
+    assert output.stat().st_mode & 0o777 == 0o644
+    assert output.read_text().startswith("index,")
+
+
+def data_of(tmp_path, inputs, labels=None):
+    folder = tmp_path / "other"
+    folder.mkdir()
+    np.save(folder / "inputs.npy", inputs)
+    if labels is not None:
+        np.save(folder / "labels.npy", labels)
+    return folder
+
+
+def expect_error(arguments, message, output):
+    output.write_text("earlier results\n")
+    with pytest.raises(SystemExit) as exit_info:
+        predict([*arguments, "--output", str(output)])
+    assert message in str(exit_info.value.code)
+    assert "\n" not in str(exit_info.value.code)
+    assert output.read_text() == "earlier results\n"
+
+
+def test_data_of_another_shape_is_one_clear_error(checkpoint, tmp_path):
+    folder = data_of(tmp_path, np.zeros((3, 5, 5)))
+    arguments = ["--ckpt_path", str(checkpoint), "--data_dir", str(folder)]
+    expect_error(arguments, f"error: {folder / 'inputs.npy'}: examples shaped", tmp_path / "p.csv")
+
+
+def test_labels_the_model_never_learned_are_one_clear_error(checkpoint, data_dir, tmp_path):
+    inputs = np.load(data_dir / "inputs.npy")[:4]
+    too_high = np.full(4, 10_000)
+    folder = data_of(tmp_path, inputs, too_high)
+    arguments = ["--ckpt_path", str(checkpoint), "--data_dir", str(folder)]
+    expect_error(arguments, "label 10000 is outside the", tmp_path / "p.csv")
 
 
 def corrupt(tmp_path, checkpoint, kind):
@@ -73,11 +130,7 @@ def corrupt(tmp_path, checkpoint, kind):
 
 
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
-def test_bad_checkpoint_is_one_clear_error(checkpoint, tmp_path, kind):
+def test_bad_checkpoint_is_one_clear_error(checkpoint, data_dir, tmp_path, kind):
     path = corrupt(tmp_path, checkpoint, kind)
-    output = tmp_path / "predictions.csv"
-    output.write_text("earlier results\n")
-    with pytest.raises(SystemExit) as exit_info:
-        predict(["--ckpt_path", str(path), "--output", str(output)])
-    assert str(exit_info.value.code).startswith(f"error: --ckpt_path {path}")
-    assert output.read_text() == "earlier results\n"
+    arguments = ["--ckpt_path", str(path), "--data_dir", str(data_dir)]
+    expect_error(arguments, f"error: --ckpt_path {path}", tmp_path / "predictions.csv")

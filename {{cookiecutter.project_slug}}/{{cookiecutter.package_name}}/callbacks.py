@@ -1,4 +1,4 @@
-"""The run's callbacks: Lightning's checkpoints, early stopping and progress bar, and two of ours."""
+"""The run's callbacks: Lightning's checkpoints, early stopping, progress bar, and two of ours."""
 
 import random
 from pathlib import Path

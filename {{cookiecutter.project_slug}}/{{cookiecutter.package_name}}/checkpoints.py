@@ -56,7 +56,9 @@ def find_checkpoint(
         if reason:
             raise CheckpointError(f"--ckpt_path {ckpt_path}: {reason}")
         return Path(ckpt_path), checkpoint
-    found = sorted(Path(root_dir).rglob(f"{ckpt_path}*.ckpt"), key=lambda path: path.stat().st_mtime)
+    found = sorted(
+        Path(root_dir).rglob(f"{ckpt_path}*.ckpt"), key=lambda path: path.stat().st_mtime
+    )
     if not found:
         raise CheckpointError(f"--ckpt_path {ckpt_path}: no {ckpt_path}.ckpt under {root_dir}")
     reasons = []
@@ -71,5 +73,6 @@ def find_checkpoint(
             return path, checkpoint
         reasons.append(f"{path}: {reason}")
     raise CheckpointError(
-        f"--ckpt_path {ckpt_path}: no usable {ckpt_path}.ckpt under {root_dir} ({'; '.join(reasons)})"
+        f"--ckpt_path {ckpt_path}: no usable {ckpt_path}.ckpt under {root_dir}"
+        f" ({'; '.join(reasons)})"
     )

@@ -1,4 +1,4 @@
-"""The data: a Dataset over two .npy files, and the LightningDataModule that splits and describes it.
+"""The data: a Dataset over two .npy files, and the LightningDataModule that splits and reports it.
 
 Bring your own data as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own
 data"); the model is built from what the DataModule reads there.
@@ -55,7 +55,9 @@ class {{ cookiecutter.dataset_class }}(Dataset):
         return {**self.__dict__, "inputs": None, "labels": None}
 
 
-def open_arrays(data_dir: Path, require_labels: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+def open_arrays(
+    data_dir: Path, require_labels: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Memory-map inputs.npy and labels.npy, checked, or raise DataError naming the bad file."""
     inputs = load_array(data_dir / INPUTS_FILE)
     if inputs.ndim not in (2, 3, 4) or not np.issubdtype(inputs.dtype, np.number):
@@ -69,7 +71,8 @@ def open_arrays(data_dir: Path, require_labels: bool = True) -> tuple[np.ndarray
     labels = load_array(labels_path)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(
-            f"{labels_path}: expected integer class labels shaped (N,); got {labels.dtype} {labels.shape}"
+            f"{labels_path}: expected integer class labels shaped (N,);"
+            f" got {labels.dtype} {labels.shape}"
         )
     if len(labels) != len(inputs):
         raise DataError(f"{data_dir}: {len(inputs)} inputs but {len(labels)} labels")
@@ -92,7 +95,7 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def write_digits(data_dir: str | Path) -> None:
-    """Write scikit-learn's bundled handwritten digits (1,797 images of 8x8 pixels) to `data_dir`."""
+    """Write scikit-learn's bundled handwritten digits (1,797 images, 8x8 pixels) to `data_dir`."""
     # Imported here: scikit-learn is needed only the first time.
     from sklearn.datasets import load_digits
 
@@ -274,7 +277,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
 
 
 def channel_statistics(inputs: np.ndarray) -> tuple[list[float], list[float]]:
-    """Mean and standard deviation per channel of (N, C, H, W) or (N, H, W), per feature of (N, F)."""
+    """Mean and spread per channel of (N, C, H, W) or (N, H, W); per feature of (N, F)."""
     if inputs.ndim == 3:
         inputs = inputs[:, None]  # one channel
     axes = tuple(axis for axis in range(inputs.ndim) if axis != 1)

@@ -35,7 +35,9 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         if len(input_shape) == 3:
-            self.network = image_network(input_shape[0], channels, hidden_units, dropout, num_classes)
+            self.network = image_network(
+                input_shape[0], channels, hidden_units, dropout, num_classes
+            )
         elif len(input_shape) == 1:
             self.network = table_network(input_shape[0], hidden_units, dropout, num_classes)
         else:
@@ -77,7 +79,9 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         """Return class scores (logits) for a batch of inputs shaped (N, *input_shape)."""
         return self.network((inputs - self.mean) / self.std)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         inputs, labels = batch
         loss = F.cross_entropy(self(inputs), labels)
         # sync_dist averages over processes under DDP; on one device it costs nothing.

@@ -1,4 +1,4 @@
-"""Where a run writes: a folder of its own under the root folder, and the logger that writes there."""
+"""Where a run writes: a folder of its own under the root folder, and the logger writing there."""
 {% if cookiecutter.logger in ("wandb", "mlflow") %}
 import os
 {%- endif %}

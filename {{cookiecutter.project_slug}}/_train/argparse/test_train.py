@@ -1,15 +1,27 @@
-"""train.py end to end, in this process: the three argument groups and one batch of each stage."""
+"""train.py end to end, in this process: the three argument groups, own data, and refusals."""
 
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from train import build_parser, main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def short_run(data_dir, root, *flags):
+    """Flags for a run of a few batches, quiet and with no DataLoader workers."""
+    return [
+        *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
+        *("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "1"),
+        *("--limit_test_batches", "1", "--log_every_n_steps", "1", "--num_workers", "0"),
+        *("--enable_progress_bar", "false", "--enable_model_summary", "false"),
+        *flags,
+    ]
 
 
 def test_fast_dev_run_trains_validates_and_tests(data_dir, tmp_path):
@@ -20,70 +32,143 @@ def test_fast_dev_run_trains_validates_and_tests(data_dir, tmp_path):
     assert 0.0 <= metrics["test_acc"] <= 1.0
 
 
-def test_help_shows_the_three_groups(capsys):
+def test_help_shows_the_three_groups_in_order(capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["--help"])
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
-    for heading in ("Program:", "{{ cookiecutter.model_class }}:", "Trainer:"):
-        assert heading in help_text
+    headings = ["Trainer:", "{{ cookiecutter.model_class }}:", "Program:"]
+    positions = [help_text.index(heading) for heading in headings]
+    assert positions == sorted(positions)
     for flag in ("--data_dir", "--learning_rate", "--accelerator", "--devices", "--num_nodes"):
         assert flag in help_text
 
 
-def test_checkpoint_holds_only_the_model_hyperparameters(data_dir, tmp_path):
-    main(
-        [
-            *("--data_dir", str(data_dir), "--default_root_dir", str(tmp_path)),
-            *("--max_epochs", "1", "--limit_train_batches", "2", "--limit_val_batches", "1"),
-            *("--limit_test_batches", "1", "--channels", "8", "--batch_size", "16"),
-            *("--log_every_n_steps", "1"),
-        ]
-    )
+def test_checkpoint_holds_the_model_and_data_settings(data_dir, tmp_path):
+    main(short_run(data_dir, tmp_path, "--channels", "8", "--batch_size", "16"))
     (last,) = tmp_path.rglob("last.ckpt")
     checkpoint = torch.load(last, weights_only=True)
-    assert checkpoint["hyper_parameters"]["channels"] == 8
-    assert "batch_size" not in checkpoint["hyper_parameters"]
-    assert "max_epochs" not in checkpoint["hyper_parameters"]
+    hyperparameters = checkpoint["hyper_parameters"]
+    assert hyperparameters["channels"] == 8
+    assert tuple(hyperparameters["input_shape"]) == tuple(checkpoint_shape(data_dir))
+    assert "batch_size" not in hyperparameters and "max_epochs" not in hyperparameters
     assert checkpoint["datamodule_hyper_parameters"]["batch_size"] == 16
 
 
+def checkpoint_shape(data_dir):
+    shape = np.load(data_dir / "inputs.npy", mmap_mode="r").shape[1:]
+    return (1, *shape) if len(shape) == 2 else shape
+
+
+OWN_DATA = {
+    "rgb-uint8": lambda rng: rng.integers(0, 256, (60, 3, 12, 12), dtype=np.uint8),
+    "grayscale-float": lambda rng: rng.random((60, 20, 16), dtype=np.float32),
+    "feature-table": lambda rng: rng.normal(50, 10, (60, 9)),
+}
+
+
+@pytest.mark.parametrize("make_inputs", OWN_DATA.values(), ids=OWN_DATA)
+def test_own_data_of_any_kind_trains_with_no_code_change(tmp_path, make_inputs):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    np.save(folder / "inputs.npy", make_inputs(rng))
+    np.save(folder / "labels.npy", np.arange(60) % 4)
+    metrics = main(short_run(folder, tmp_path / "outputs"))
+    assert set(metrics) == {"test_loss", "test_acc"}
+    (last,) = tmp_path.rglob("last.ckpt")
+    assert torch.load(last, weights_only=True)["hyper_parameters"]["num_classes"] == 4
+
+
+def test_num_classes_may_add_room_but_never_contradict_the_labels(data_dir, tmp_path):
+    labels = np.load(data_dir / "labels.npy")
+    more = str(labels.max() + 3)
+    main(short_run(data_dir, tmp_path / "more", "--num_classes", more))
+    (last,) = (tmp_path / "more").rglob("last.ckpt")
+    assert torch.load(last, weights_only=True)["hyper_parameters"]["num_classes"] == int(more)
+    with pytest.raises(SystemExit) as exit_info:
+        main(short_run(data_dir, tmp_path / "fewer", "--num_classes", str(labels.max())))
+    assert str(exit_info.value.code).startswith(f"error: --num_classes {labels.max()} contradicts")
+    assert not (tmp_path / "fewer").exists()
+
+
+def test_without_validation_it_still_trains_and_tests(data_dir, tmp_path):
+    metrics = main(short_run(data_dir, tmp_path, "--limit_val_batches", "0"))
+    assert "test_acc" in metrics
+    assert [path.name for path in tmp_path.rglob("*.ckpt")] == ["last.ckpt"]
+
+
+def test_resume_takes_the_settings_from_the_checkpoint(data_dir, tmp_path, caplog):
+    main(short_run(data_dir, tmp_path, "--channels", "8", "--batch_size", "16"))
+    main(short_run(data_dir, tmp_path, "--ckpt_path", "last", "--max_epochs", "2"))
+    newest = max(tmp_path.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)
+    checkpoint = torch.load(newest, weights_only=True)
+    assert checkpoint["epoch"] == 1
+    assert checkpoint["hyper_parameters"]["channels"] == 8
+    assert checkpoint["datamodule_hyper_parameters"]["batch_size"] == 16
+
+
+def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(data_dir, tmp_path):
+    main(short_run(data_dir, tmp_path, "--channels", "8"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(short_run(data_dir, tmp_path, "--ckpt_path", "last", "--channels", "16"))
+    message = str(exit_info.value.code)
+    assert "it was trained with --channels 8, not 16" in message
+
+
 def test_resuming_from_the_best_weights_is_one_clear_error(data_dir, tmp_path):
-    flags = ["--data_dir", str(data_dir), "--default_root_dir", str(tmp_path)]
-    short = ["--max_epochs", "1", "--limit_train_batches", "2", "--log_every_n_steps", "1"]
-    main([*flags, *short])
+    main(short_run(data_dir, tmp_path))
     (best,) = tmp_path.rglob("best.ckpt")
     with pytest.raises(SystemExit) as exit_info:
-        main([*flags, "--ckpt_path", str(best), "--max_epochs", "2"])
+        main(short_run(data_dir, tmp_path, "--ckpt_path", str(best), "--max_epochs", "2"))
     assert str(exit_info.value.code).startswith(f"error: --ckpt_path {best}: holds only")
 
 
-@pytest.mark.parametrize(
-    ("flags", "culprit"),
-    [(["--max_epochs", "ten"], "--max_epochs"), (["--no_such_flag"], "--no_such_flag")],
-    ids=["wrong-type", "unknown-flag"],
-)
-def test_bad_flags_exit_with_one_line(capsys, flags, culprit):
+def test_last_without_a_checkpoint_says_so(data_dir, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        main(flags)
+        main(short_run(data_dir, tmp_path / "runs", "--ckpt_path", "last"))
+    assert "no last.ckpt under" in str(exit_info.value.code)
+    assert not (tmp_path / "runs").exists()
+
+
+BAD_FLAGS = {
+    "wrong-type": (["--max_epochs", "ten"], "--max_epochs"),
+    "unknown-flag": (["--no_such_flag"], "--no_such_flag"),
+    "batch-size-zero": (["--batch_size", "0"], "--batch_size"),
+    "batch-size-negative": (["--batch_size", "-5"], "--batch_size"),
+    "workers-negative": (["--num_workers", "-1"], "--num_workers"),
+    "seed-negative": (["--seed", "-1"], "--seed"),
+    "seed-too-large": (["--seed", "99999999999"], "--seed"),
+    "max-epochs-zero": (["--max_epochs", "0"], "--max_epochs"),
+    "patience-zero": (["--patience", "0"], "--patience"),
+}
+
+
+@pytest.mark.parametrize(("flags", "culprit"), BAD_FLAGS.values(), ids=BAD_FLAGS)
+def test_bad_flags_exit_with_one_line(capsys, tmp_path, flags, culprit):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*flags, "--default_root_dir", str(tmp_path / "runs")])
     assert exit_info.value.code == 2
     error_lines = capsys.readouterr().err.strip().splitlines()
     assert len(error_lines) == 1
     assert culprit in error_lines[0]
+    assert not (tmp_path / "runs").exists()
 
 
-def test_unwritable_data_dir_is_one_clear_error(tmp_path):
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where a folder should be")
+def test_mistyped_data_dir_is_one_clear_error_and_gets_no_data(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--data_dir", str(blocker / "data"), "--fast_dev_run", "1"])
-    assert str(exit_info.value.code).startswith(f"error: data_dir {blocker / 'data'}: cannot")
-    assert blocker.read_text() == "a file where a folder should be"
+        main(["--data_dir", str(tmp_path / "dta"), "--fast_dev_run", "1"])
+    assert (
+        str(exit_info.value.code)
+        == f"error: data_dir {tmp_path / 'dta'}: no inputs.npy there (see README.md)"
+    )
+    assert not (tmp_path / "dta").exists()
+    assert not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.parametrize("content", [b"", b"\x93NUMPY garbage"], ids=["empty", "malformed"])
 def test_broken_data_file_is_one_clear_error(data_dir, tmp_path, content):
-    (tmp_path / "images.npy").write_bytes((data_dir / "images.npy").read_bytes())
+    (tmp_path / "inputs.npy").write_bytes((data_dir / "inputs.npy").read_bytes())
     (tmp_path / "labels.npy").write_bytes(content)
     with pytest.raises(SystemExit) as exit_info:
         main(["--data_dir", str(tmp_path), "--fast_dev_run", "1"])
@@ -91,13 +176,36 @@ def test_broken_data_file_is_one_clear_error(data_dir, tmp_path, content):
     assert (tmp_path / "labels.npy").read_bytes() == content
 
 
+def run_train(*flags, cwd):
+    command = [sys.executable, str(PROJECT_ROOT / "train.py"), *flags]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
 def test_corrupt_checkpoint_exits_without_a_traceback(data_dir, tmp_path):
     checkpoint = tmp_path / "broken.ckpt"
     checkpoint.write_bytes(b"PK\x03\x04 truncated")
-    command = [sys.executable, str(PROJECT_ROOT / "train.py"), "--ckpt_path", str(checkpoint)]
-    command += ["--data_dir", str(data_dir), "--default_root_dir", str(tmp_path)]
-    finished = subprocess.run(command, capture_output=True, text=True)
+    finished = run_train(
+        *short_run(data_dir, tmp_path / "runs", "--ckpt_path", str(checkpoint)), cwd=tmp_path
+    )
     assert finished.returncode == 1
     assert "Traceback" not in finished.stderr
     assert finished.stderr.strip().splitlines()[-1].startswith(f"error: --ckpt_path {checkpoint}")
-    assert not (tmp_path / "version_0").exists()
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_accelerator_is_one_line_and_no_run_folder(data_dir, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit) as exit_info:
+        main(short_run(data_dir, tmp_path / "runs", "--accelerator", "gpu"))
+    message = str(exit_info.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    assert not list((tmp_path / "runs").rglob("*"))
+
+
+def test_diverging_loss_stops_with_one_line_and_a_failure(data_dir, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(short_run(data_dir, tmp_path, "--learning_rate", "1e12", "--max_epochs", "3"))
+    message = str(exit_info.value.code)
+    assert message.startswith("error: epoch ")
+    assert "val_loss is nan" in message and "--learning_rate" in message

@@ -83,7 +83,9 @@ def at_least(minimum: int, maximum: int | None = None):
         except ValueError:
             value = None
         if value is None or value < minimum or (maximum is not None and value > maximum):
-            allowed = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            allowed = (
+                f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            )
             raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give an integer, {allowed}")
         return value
 
@@ -171,7 +173,9 @@ def remove_empty_folder(path: str | None) -> None:
         Path(path).rmdir()
 
 
-def resume(args: argparse.Namespace, given: set[str]) -> tuple[str, pl.LightningDataModule, pl.LightningModule]:
+def resume(
+    args: argparse.Namespace, given: set[str]
+) -> tuple[str, pl.LightningDataModule, pl.LightningModule]:
     """The checkpoint to resume, and the data module and model built as it was trained.
 
     A flag given again must agree with the checkpoint: a resumed run continues the same run.
@@ -183,7 +187,10 @@ def resume(args: argparse.Namespace, given: set[str]) -> tuple[str, pl.Lightning
             if getattr(args, name) != saved[name]:
                 return f"it was trained with --{name} {saved[name]}, not {getattr(args, name)}"
         data = resumed_datamodule(checkpoint)
-        if (tuple(saved["input_shape"]), saved["num_classes"]) != (data.input_shape, data.num_classes):
+        if (tuple(saved["input_shape"]), saved["num_classes"]) != (
+            data.input_shape,
+            data.num_classes,
+        ):
             return (
                 f"it was trained on inputs {tuple(saved['input_shape'])} in {saved['num_classes']}"
                 f" classes; {data.hparams.data_dir} holds {data.input_shape} in {data.num_classes}"

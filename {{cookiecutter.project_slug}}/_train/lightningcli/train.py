@@ -80,7 +80,9 @@ class CLI(LightningCLI):
         if self.subcommand == "predict":
             kwargs["logger"] = False
         elif trainer_config.logger in (None, True):
-            kwargs["logger"], kwargs["default_root_dir"] = make_logger(trainer_config.default_root_dir)
+            kwargs["logger"], kwargs["default_root_dir"] = make_logger(
+                trainer_config.default_root_dir
+            )
         return super().instantiate_trainer(**kwargs)
 
 

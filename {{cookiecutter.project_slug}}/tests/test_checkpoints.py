@@ -1,0 +1,108 @@
+"""The run's checkpoints: the best weights when validation improves, the latest every epoch."""
+
+import os
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from {{ cookiecutter.package_name }}.callbacks import make_callbacks
+from {{ cookiecutter.package_name }}.checkpoints import find_checkpoint, read_resumable_checkpoint
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.errors import CheckpointError
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
+
+
+class WorseEveryEpoch({{ cookiecutter.model_class }}):
+    """Validation loss rises every epoch, so only the first epoch is ever the best."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", float(self.current_epoch))
+
+
+@pytest.fixture(scope="module")
+def checkpoints(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    trainer = pl.Trainer(
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(root),
+        callbacks=make_callbacks(seed=0, enable_progress_bar=False, patience=10),
+    )
+    datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
+    model = WorseEveryEpoch(
+        datamodule.input_shape, datamodule.num_classes, channels=4, hidden_units=8
+    )
+    trainer.fit(model, datamodule=datamodule)
+    (best,) = root.rglob("best.ckpt")
+    (last,) = root.rglob("last.ckpt")
+    return best, last
+
+
+def test_last_is_written_after_every_epoch_even_without_improvement(checkpoints):
+    _, last = checkpoints
+    state = torch.load(last, weights_only=True)
+    assert state["epoch"] == 2
+    assert state["optimizer_states"] and state["loops"]
+
+
+def test_best_holds_the_weights_of_the_best_epoch(checkpoints):
+    best, _ = checkpoints
+    state = torch.load(best, weights_only=True)
+    assert state["epoch"] == 0
+    assert "optimizer_states" not in state
+    assert state["hyper_parameters"]["channels"] == 4
+
+
+def test_resuming_needs_the_whole_training_state(checkpoints):
+    best, last = checkpoints
+    assert read_resumable_checkpoint(last)["epoch"] == 2
+    with pytest.raises(CheckpointError, match="holds only the model's weights"):
+        read_resumable_checkpoint(best)
+
+
+def copy_with_mtime(source, target, mtime):
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    os.utime(target, (mtime, mtime))
+
+
+def test_last_skips_a_newer_checkpoint_that_does_not_load(checkpoints, tmp_path):
+    _, last = checkpoints
+    copy_with_mtime(last, tmp_path / "version_0" / "last.ckpt", 1_000)
+    newer = tmp_path / "version_1" / "last.ckpt"
+    newer.parent.mkdir()
+    newer.write_bytes(last.read_bytes()[:1000])  # a write cut short
+    path, checkpoint = find_checkpoint("last", tmp_path)
+    assert path == tmp_path / "version_0" / "last.ckpt"
+    assert checkpoint["epoch"] == 2
+
+
+def test_last_skips_a_checkpoint_that_does_not_fit(checkpoints, tmp_path):
+    _, last = checkpoints
+    copy_with_mtime(last, tmp_path / "old" / "last.ckpt", 1_000)
+    copy_with_mtime(last, tmp_path / "new" / "last.ckpt", 2_000)
+
+    seen = []
+
+    def refuse_the_newest(checkpoint):
+        seen.append(checkpoint)
+        return "of another shape" if len(seen) == 1 else None
+
+    path, _ = find_checkpoint("last", tmp_path, refuse=refuse_the_newest)
+    assert path == tmp_path / "old" / "last.ckpt"
+
+
+def test_last_with_nothing_usable_says_why_in_one_line(checkpoints, tmp_path):
+    broken = tmp_path / "version_0" / "last.ckpt"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError) as error:
+        find_checkpoint("last", tmp_path)
+    message = str(error.value)
+    assert message.startswith("--ckpt_path last: no usable last.ckpt under")
+    assert str(broken) in message and "\n" not in message
