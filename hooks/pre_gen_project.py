@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from cookiecutter.config import get_user_config
+from cookiecutter.exceptions import InvalidConfiguration
 from slugify import slugify
 
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
@@ -202,13 +203,20 @@ def retry_hint(answers):
     # cruft has no replay file; cookiecutter writes one before this hook runs.
     if "_commit" in answers or "_repo_dir" not in answers:
         return "Run the command again with a corrected answer."
-    replay_dir = Path(get_user_config()["replay_dir"]).expanduser()
-    replay_file = shlex.quote(str(replay_dir / f"{Path(answers['_repo_dir']).name}.json"))
+    replay_file = shlex.quote(str(replay_dir() / f"{Path(answers['_repo_dir']).name}.json"))
     template = shlex.quote(answers["_template"])
     return (
-        f"To retry without retyping, correct it in {replay_file} "
-        f"and run: cookiecutter --replay-file {replay_file} {template}"
+        f"To retry without retyping, edit the answers in {replay_file} (derived ones too, "
+        f"such as package_name) and run: cookiecutter --replay-file {replay_file} {template}"
     )
+
+
+def replay_dir():
+    """Where cookiecutter saved these answers: the user's configured replay_dir."""
+    try:
+        return Path(get_user_config()["replay_dir"]).expanduser()
+    except (InvalidConfiguration, OSError):
+        return Path("~/.cookiecutter_replay").expanduser()
 
 
 def main():

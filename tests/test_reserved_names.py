@@ -10,7 +10,6 @@ whenever the generated code changes.
 import ast
 import builtins
 import importlib.metadata
-import importlib.util
 import itertools
 import keyword
 import re
@@ -19,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, project_files
+from conftest import TEMPLATE, load_hook, project_files
 from cookiecutter.main import cookiecutter
 
 SENTINELS = {
@@ -36,17 +35,7 @@ LOGGER_OPTIONS = ("tensorboard", "csv", "wandb", "mlflow", "none")
 GLOB_CHARACTERS = re.compile(r"[*?\[\]!]")
 
 
-def load_hook():
-    """The unrendered pre-gen hook as a module; its answers are parsed only by main()."""
-    spec = importlib.util.spec_from_file_location(
-        "pre_gen_project", TEMPLATE / "hooks" / "pre_gen_project.py"
-    )
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
-    return hook
-
-
-HOOK = load_hook()
+HOOK = load_hook("pre_gen_project")
 
 
 @pytest.fixture(scope="module")
