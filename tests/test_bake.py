@@ -205,7 +205,8 @@ def test_template_hooks_and_tests_pass_ruff():
 
 @pytest.mark.parametrize("license_name", ["MIT", "none"])
 def test_project_builds_a_wheel_with_its_metadata(bake, tmp_path, license_name):
-    project = bake(license=license_name, description='A "quoted" 설명')
+    email = "o'brien+ml@example.co.uk"
+    project = bake(license=license_name, description='A "quoted" 설명', author_email=email)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     command += ["--quiet", "--wheel-dir", str(tmp_path / "wheels"), str(project)]
     finished = subprocess.run(command, capture_output=True, text=True)
@@ -215,4 +216,5 @@ def test_project_builds_a_wheel_with_its_metadata(bake, tmp_path, license_name):
         metadata = archive.read("digits_classifier-0.1.0.dist-info/METADATA").decode()
         assert "digits_classifier/model.py" in archive.namelist()
     assert 'Summary: A "quoted" 설명' in metadata
+    assert email in metadata
     assert ("License-Expression: MIT" in metadata) == (license_name == "MIT")
