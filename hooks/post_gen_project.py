@@ -1,12 +1,19 @@
-"""Keep only the files the chosen options need; safe to run again on the same folder.
+"""Keep only the files the chosen options need, make a first commit, say what to run next.
 
-Cookiecutter renders this file before running it, in the new project's folder.
+Cookiecutter renders this file before running it, in the new project's folder. Running it
+again on the same folder, as cruft does, changes nothing.
 """
 
 import json
+import os
+import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+COMMIT_MESSAGE = "Generate the project from lightning-template"
+CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 
@@ -46,6 +53,88 @@ def is_yes(answer):
     return str(answer).strip().lower() in ("true", "yes", "y", "1")
 
 
+def git(project, *arguments):
+    """Run git quietly in the project; raise on failure."""
+    return subprocess.run(
+        ["git", *arguments],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def has_identity(project):
+    """Whether git knows who commits, from its configuration."""
+    for key in ("user.name", "user.email"):
+        if subprocess.run(["git", "config", key], cwd=project, capture_output=True).returncode:
+            return False
+    return True
+
+
+def commit_all(project):
+    """Commit every file as the first commit; return who it was committed as."""
+    options = ["-c", "commit.gpgsign=false"]
+    identity = "your git identity"
+    if not has_identity(project):
+        name = ANSWERS["author_name"].strip() or "Author"
+        options += ["-c", f"user.name={name}", "-c", f"user.email={ANSWERS['author_email']}"]
+        identity = f"{name} <{ANSWERS['author_email']}> (git has no user identity configured)"
+    git(project, "add", "-A")
+    # No hooks or signing: nothing is installed yet, and a passphrase prompt would hang.
+    git(project, *options, "commit", "--quiet", "--no-verify", "--message", COMMIT_MESSAGE)
+    return identity
+
+
+def make_repository(project):
+    """Make the project a git repository with one commit, for pre-commit; say what happened."""
+    if shutil.which("git") is None:
+        return "git was not found, so no repository was created."
+    if (project / ".git").exists():
+        return "Left git alone: the project already has a .git."
+    toplevel = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=project, capture_output=True, text=True
+    )
+    if toplevel.returncode == 0:
+        return f"Left git alone: the project is inside the repository {toplevel.stdout.strip()}"
+    try:
+        git(project, "init", "--quiet")
+        identity = commit_all(project)
+    except (OSError, subprocess.SubprocessError) as error:
+        # A half-made repository would stop a second run from trying again.
+        remove(project / ".git")
+        return f"No git repository was created ({reason(error)}); the project is complete."
+    return f"Created a git repository with a first commit, as {identity}."
+
+
+def reason(error):
+    """The last line git wrote about a failure, or the error itself."""
+    lines = (getattr(error, "stderr", None) or str(error)).strip().splitlines()
+    return lines[-1] if lines else type(error).__name__
+
+
+def next_steps(project):
+    """The commands that take a new project to its first trained model."""
+    train = "python train.py fit" if ANSWERS["cli"] == "lightningcli" else "python train.py"
+    return [
+        "Next steps:",
+        f"  cd {shlex.quote(folder_to_show(project))}",
+        "  python -m venv .venv && source .venv/bin/activate",
+        f"  {CPU_TORCH}   # without a GPU: first, the CPU build",
+        '  pip install -e ".[dev]"',
+        f"  {train}",
+        "  pytest",
+    ]
+
+
+def folder_to_show(project):
+    """The project's path from where the user ran cookiecutter, if that is known and above it."""
+    relative = os.path.relpath(project, os.environ.get("PWD", project.parent))
+    return relative if not relative.startswith("..") else str(project)
+
+
 def main():
     project = Path.cwd()
     place_license(project, ANSWERS["license"])
@@ -54,6 +143,12 @@ def main():
         remove(project / ".github")
     if not is_yes(ANSWERS["pre_commit"]):
         remove(project / ".pre-commit-config.yaml")
+    # cruft renders into temporary folders and diffs them: a .git there would join the diff.
+    if "_commit" in ANSWERS:
+        return 0
+    if is_yes(ANSWERS["git_init"]):
+        print(make_repository(project))
+    print("\n".join(next_steps(project)))
     return 0
 
 

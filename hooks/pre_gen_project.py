@@ -1,67 +1,92 @@
 """Refuse answers that would give a broken project, with one line naming the field.
 
-Cookiecutter renders this file before running it; the answers arrive as JSON data,
-so no quote or backslash in them can change the code.
+Cookiecutter renders this file before running it. The answers arrive as JSON text that
+main() parses, so no quote or backslash in them can change the code, and the template's
+tests can import the rules below from the unrendered file.
 """
 
 import builtins
 import json
 import keyword
 import re
+import shlex
 import sys
+from pathlib import Path
 
-ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+from cookiecutter.config import get_user_config
+from cookiecutter.exceptions import InvalidConfiguration
+from slugify import slugify
+
+ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 
 CLASS_FIELDS = ("dataset_class", "datamodule_class", "model_class")
 
-# Names the generated code imports or defines next to the user's classes.
+# Every name, other than builtins, that the generated code binds or uses in a file where
+# the user's classes appear, in any variant. tests/test_reserved_names.py derives this set
+# from the bakes and fails until it is updated.
 RESERVED_CLASS_NAMES = {
-    "Any",
     "ArgumentParser",
-    "Callback",
-    "CSVLogger",
+    "CLI",
+    "CheckpointError",
     "DataError",
     "DataLoader",
     "Dataset",
-    "EarlyStopping",
-    "LearningCurves",
+    "F",
     "LightningCLI",
-    "LightningDataModule",
-    "LightningModule",
-    "MLFlowLogger",
-    "ModelCheckpoint",
     "MulticlassAccuracy",
-    "Namespace",
     "Path",
-    "ReseedEveryEpoch",
+    "SUBCOMMANDS",
     "Sampler",
     "SeededShuffleSampler",
-    "TQDMProgressBar",
-    "TensorBoardLogger",
-    "Tensor",
-    "Trainer",
-    "WandbLogger",
+    "Subset",
+    "UnrepeatedDistributedSampler",
+    "WorseEveryEpoch",
 }
 
-# Modules the generated project imports, and its own top-level files.
+# Top-level modules the generated project imports or depends on, its own modules and
+# folders, the folders its .gitignore ignores, and the stdlib's "test" package, which
+# sys.stdlib_module_names omits. tests/test_reserved_names.py derives this set too.
 RESERVED_PACKAGE_NAMES = {
+    "__pycache__",
+    "_pytest",
+    "build",
+    "configs",
+    "conftest",
+    "data",
+    "dist",
+    "functorch",
     "jsonargparse",
-    "lightning",
     "lightning_fabric",
+    "lightning_logs",
     "matplotlib",
     "mlflow",
+    "mlruns",
+    "mpl_toolkits",
     "numpy",
+    "outputs",
     "predict",
+    "py",
+    "pylab",
+    "pytest",
     "pytorch_lightning",
-    "rich",
+    "ruff",
     "sklearn",
     "tensorboard",
+    "test",
+    "test_data",
+    "test_experiment",
+    "test_model",
+    "test_predict",
+    "test_reproducibility",
+    "test_train",
+    "test_trainer_args",
     "tests",
     "torch",
+    "torchgen",
     "torchmetrics",
-    "tqdm",
     "train",
     "wandb",
+    "yaml",
 }
 
 # Generated code is laid out to stay within ruff's line length for names this long.
@@ -69,7 +94,14 @@ MAX_NAME_LENGTH = 40
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 CLASS_PATTERN = re.compile(r"[A-Z][A-Za-z0-9]*")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
+# RFC 5322 atoms only: quotes, commas, brackets and spaces break the Author-email header.
+EMAIL_PATTERN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def check_project_name(name):
+    if not name.strip():
+        return "give the project a name: it is the README's title"
+    return check_text(name)
 
 
 def check_slug(slug):
@@ -91,7 +123,10 @@ def check_package_name(name):
     if keyword.iskeyword(name):
         return "a Python keyword cannot name a package"
     if name in RESERVED_PACKAGE_NAMES or name in sys.stdlib_module_names:
-        return "that name would shadow a module the project imports; choose another"
+        return (
+            "that name would shadow a module the project imports or clash with a file "
+            "or ignored folder of the project; choose another"
+        )
     return None
 
 
@@ -118,15 +153,38 @@ def check_text(text):
 
 def check_email(email):
     if not EMAIL_PATTERN.fullmatch(email):
-        return "use an address of the form name@example.com"
+        return (
+            "use an address of the form name@example.com, without spaces, quotes, "
+            "commas, brackets or other characters an email header cannot hold"
+        )
     return None
+
+
+def slug_problem(answers):
+    """The refused project_slug, blamed on project_name when the slug was derived from it."""
+    slug = answers["project_slug"]
+    allowed = check_slug(slug)
+    if allowed and slug == (slugify(answers["project_name"]) or "project"):
+        allowed = (
+            f"it is too long for a folder name (at most {MAX_NAME_LENGTH} characters once "
+            "slugified); shorten project_name or give project_slug"
+        )
+        return "project_name", answers["project_name"], allowed
+    return "project_slug", slug, allowed
 
 
 def problems(answers):
     """Yield (field, value, what is allowed) for every answer that is refused."""
-    checks = [("project_slug", check_slug), ("package_name", check_package_name)]
+    allowed = check_project_name(answers["project_name"])
+    if allowed:
+        yield "project_name", answers["project_name"], allowed
+    else:
+        field, value, allowed = slug_problem(answers)
+        if allowed:
+            yield field, value, allowed
+    checks = [("package_name", check_package_name)]
     checks += [(field, check_class_name) for field in CLASS_FIELDS]
-    checks += [(field, check_text) for field in ("project_name", "description", "author_name")]
+    checks += [(field, check_text) for field in ("description", "author_name")]
     checks += [("author_email", check_email)]
     for field, check in checks:
         allowed = check(answers[field])
@@ -140,9 +198,34 @@ def problems(answers):
         seen.setdefault(name, field)
 
 
+def retry_hint(answers):
+    """How to bake again without answering every prompt: cookiecutter's replay file."""
+    # cruft has no replay file; cookiecutter writes one before this hook runs.
+    if "_commit" in answers or "_repo_dir" not in answers:
+        return "Run the command again with a corrected answer."
+    replay_file = shlex.quote(str(replay_dir() / f"{Path(answers['_repo_dir']).name}.json"))
+    template = shlex.quote(answers["_template"])
+    return (
+        f"To retry without retyping, edit the answers in {replay_file} (derived ones too, "
+        f"such as package_name) and run: cookiecutter --replay-file {replay_file} {template}"
+    )
+
+
+def replay_dir():
+    """Where cookiecutter saved these answers: the user's configured replay_dir."""
+    try:
+        return Path(get_user_config()["replay_dir"]).expanduser()
+    except (InvalidConfiguration, OSError):
+        return Path("~/.cookiecutter_replay").expanduser()
+
+
 def main():
-    for field, value, allowed in problems(ANSWERS):
-        print(f"error: {field} {value!r} is not allowed: {allowed}.", file=sys.stderr)
+    answers = json.loads(ANSWERS_JSON)
+    for field, value, allowed in problems(answers):
+        print(
+            f"error: {field} {value!r} is not allowed: {allowed}. {retry_hint(answers)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

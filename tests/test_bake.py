@@ -113,6 +113,24 @@ def test_bake_is_fully_rendered_and_compiles(bake, answers):
     assert pyproject["project"]["name"] == "digits-classifier"
 
 
+@pytest.mark.parametrize("answers", OPTION_MATRIX)
+def test_readme_has_no_stray_blank_lines(bake, answers):
+    readme = (bake(**answers) / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# Digits Classifier\n\n")
+    lines = readme.splitlines()
+    doubled = [
+        number for number in range(1, len(lines)) if lines[number - 1] == lines[number] == ""
+    ]
+    assert not doubled, f"doubled blank lines before README lines {doubled}"
+    assert readme.endswith("\n") and not readme.endswith("\n\n")
+
+
+def test_mixed_case_slug_gives_a_lowercase_package(bake):
+    project = bake(project_slug="Digits.Net-V2")
+    assert project.name == "Digits.Net-V2"
+    assert (project / "digits_net_v2" / "model.py").is_file()
+
+
 def test_custom_names_are_defined_and_used(bake):
     names = {"dataset_class": "Scans", "datamodule_class": "ScanData", "model_class": "TumourNet"}
     project = bake(project_name="Tumour Finder", package_name="tumour", **names)
@@ -187,7 +205,8 @@ def test_template_hooks_and_tests_pass_ruff():
 
 @pytest.mark.parametrize("license_name", ["MIT", "none"])
 def test_project_builds_a_wheel_with_its_metadata(bake, tmp_path, license_name):
-    project = bake(license=license_name, description='A "quoted" 설명')
+    email = "o'brien+ml@example.co.uk"
+    project = bake(license=license_name, description='A "quoted" 설명', author_email=email)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     command += ["--quiet", "--wheel-dir", str(tmp_path / "wheels"), str(project)]
     finished = subprocess.run(command, capture_output=True, text=True)
@@ -197,4 +216,5 @@ def test_project_builds_a_wheel_with_its_metadata(bake, tmp_path, license_name):
         metadata = archive.read("digits_classifier-0.1.0.dist-info/METADATA").decode()
         assert "digits_classifier/model.py" in archive.namelist()
     assert 'Summary: A "quoted" 설명' in metadata
+    assert email in metadata
     assert ("License-Expression: MIT" in metadata) == (license_name == "MIT")

@@ -54,6 +54,10 @@ def test_cruft_create_matches_cookiecutter(template_repo, cruft_project, tmp_pat
     out = tmp_path / "cookiecutter"
     run(tmp_path, BIN / "cookiecutter", str(template_repo), "--no-input", "--output-dir", str(out))
     baked = out / "digits-classifier"
+    # cruft re-renders in temporary folders and diffs them, so the hook makes no repository
+    # under cruft; cookiecutter's bake has one, which project_files leaves out.
+    assert (baked / ".git").is_dir()
+    assert not (cruft_project / ".git").exists()
     cruft_files = [name for name in project_files(cruft_project) if name != ".cruft.json"]
     assert cruft_files == project_files(baked)
     _, mismatched, errors = filecmp.cmpfiles(cruft_project, baked, cruft_files, shallow=False)
