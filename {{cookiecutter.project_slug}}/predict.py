@@ -5,6 +5,7 @@ Loading a checkpoint can run code stored in it; only load checkpoints you trust.
 
 import argparse
 import csv
+import inspect
 import sys
 from typing import IO
 
@@ -62,7 +63,10 @@ class CSVPredictionWriter(BasePredictionWriter):
 def load_model(ckpt_path: str) -> pl.LightningModule:
     """The trained model, rebuilt from the hyperparameters and weights in its checkpoint."""
     checkpoint = read_checkpoint(ckpt_path)
-    model = {{ cookiecutter.model_class }}(**checkpoint["hyper_parameters"])
+    # Only the constructor's arguments: LightningCLI also records how it built the model.
+    arguments = inspect.signature({{ cookiecutter.model_class }}).parameters
+    saved = checkpoint["hyper_parameters"]
+    model = {{ cookiecutter.model_class }}(**{name: saved[name] for name in arguments if name in saved})
     model.load_state_dict(checkpoint["state_dict"])
     return model
 

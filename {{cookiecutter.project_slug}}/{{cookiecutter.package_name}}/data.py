@@ -43,7 +43,7 @@ class {{ cookiecutter.dataset_class }}(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         if self.inputs is None:
             self.inputs, self.labels = open_arrays(self.data_dir, self.require_labels)
-        inputs = torch.from_numpy(np.asarray(self.inputs[index], dtype=np.float32))
+        inputs = torch.from_numpy(np.array(self.inputs[index], dtype=np.float32))
         if inputs.dim() == 2:
             inputs = inputs.unsqueeze(0)  # (H, W) images are single-channel: (1, H, W)
         if self.labels is None:

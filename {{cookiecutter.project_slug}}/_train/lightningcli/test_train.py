@@ -1,5 +1,6 @@
 """train.py end to end, in this process: LightningCLI's subcommands, configs and checkpoints."""
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -15,22 +16,47 @@ def fit(data_dir, root_dir, *flags):
             *("--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root_dir)),
             *("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"),
             *("--trainer.limit_val_batches", "1", "--trainer.log_every_n_steps", "1"),
+            *("--data.num_workers", "0", "--trainer.enable_model_summary", "false"),
             *flags,
         ]
     )
 
 
-def test_fast_dev_run_fits_then_tests(data_dir, tmp_path):
-    cli = fit(data_dir, tmp_path, "--trainer.fast_dev_run", "1")
-    assert cli.trainer.state.finished
-    tested = main(
+def evaluate(subcommand, data_dir, root_dir, *flags):
+    return main(
         [
-            "test",
-            *("--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(tmp_path)),
-            *("--trainer.fast_dev_run", "1"),
+            subcommand,
+            *("--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root_dir)),
+            *("--trainer.limit_test_batches", "1", "--trainer.limit_val_batches", "1"),
+            *("--data.num_workers", "0", "--trainer.limit_predict_batches", "1"),
+            *flags,
         ]
     )
+
+
+def test_fit_then_test_the_best_checkpoint(data_dir, tmp_path):
+    cli = fit(data_dir, tmp_path)
+    assert cli.trainer.state.finished
+    tested = evaluate("test", data_dir, tmp_path, "--ckpt_path", "best")
     assert "test_acc" in tested.trainer.callback_metrics
+    (best,) = tmp_path.rglob("best.ckpt")
+    saved = torch.load(best, weights_only=True)["state_dict"]
+    for name, tensor in tested.model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
+def test_evaluating_needs_a_checkpoint(data_dir, tmp_path, subcommand):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate(subcommand, data_dir, tmp_path)
+    assert str(exit_info.value.code).startswith(f"error: {subcommand} needs --ckpt_path")
+
+
+def test_everything_goes_under_the_chosen_root(data_dir, tmp_path):
+    fit(data_dir, tmp_path / "runs")
+    assert not (tmp_path / "outputs").exists()
+    assert len(list((tmp_path / "runs").rglob("last.ckpt"))) == 1
+    assert len(list((tmp_path / "runs").rglob("config.yaml"))) == 1
 
 
 def test_config_defaults_and_overrides_reach_the_objects(data_dir, tmp_path):
@@ -39,10 +65,39 @@ def test_config_defaults_and_overrides_reach_the_objects(data_dir, tmp_path):
     assert cli.datamodule.hparams.batch_size == 16
     assert cli.trainer.max_epochs == 1
     assert cli.config.fit.seed_everything == 42
+    assert cli.datamodule.hparams.seed == 42
     (last,) = tmp_path.rglob("last.ckpt")
     checkpoint = torch.load(last, weights_only=True)
     assert checkpoint["hyper_parameters"]["learning_rate"] == 0.01
     assert "batch_size" not in checkpoint["hyper_parameters"]
+
+
+def test_the_model_is_built_from_the_data_report(data_dir, tmp_path):
+    cli = fit(data_dir, tmp_path)
+    for name in ("input_shape", "num_classes", "input_mean", "input_std"):
+        assert cli.model.hparams[name] == getattr(cli.datamodule, name)
+    (last,) = tmp_path.rglob("last.ckpt")
+    saved = torch.load(last, weights_only=True)["hyper_parameters"]
+    assert saved["num_classes"] == cli.datamodule.num_classes
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        np.random.default_rng(0).integers(0, 256, (60, 3, 12, 12), dtype=np.uint8),
+        np.random.default_rng(0).random((60, 20, 16), dtype=np.float32),
+        np.random.default_rng(0).normal(50, 10, (60, 9)),
+    ],
+    ids=["rgb-uint8", "grayscale-float", "feature-table"],
+)
+def test_own_data_of_any_kind_trains_with_no_code_change(tmp_path, inputs):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    np.save(folder / "inputs.npy", inputs)
+    np.save(folder / "labels.npy", np.arange(60) % 4)
+    cli = fit(folder, tmp_path / "outputs")
+    assert cli.model.hparams.num_classes == 4
+    assert tuple(cli.model.hparams.input_shape) == cli.datamodule.input_shape
 
 
 def test_switching_off_checkpoints_and_the_progress_bar(data_dir, tmp_path):
@@ -59,6 +114,7 @@ def test_config_file_sets_values(data_dir, tmp_path):
     cli = fit(data_dir, tmp_path, "--config", str(config))
     assert cli.model.hparams.channels == 8
     assert cli.config.fit.seed_everything == 7
+    assert cli.datamodule.hparams.seed == 7
 
 
 def test_print_config_shows_every_section(capsys):
@@ -72,11 +128,18 @@ def test_print_config_shows_every_section(capsys):
     assert config["trainer"]["max_epochs"] == 10
 
 
-def test_resume_from_last_continues_the_newest_run(data_dir, tmp_path, capsys):
-    fit(data_dir, tmp_path)
+def test_resume_from_last_continues_with_the_checkpoint_settings(data_dir, tmp_path):
+    fit(data_dir, tmp_path, "--model.channels", "8")
     cli = fit(data_dir, tmp_path, "--ckpt_path", "last", "--trainer.max_epochs", "2")
     assert cli.trainer.current_epoch == 2
-    assert "training continues at epoch 1" in capsys.readouterr().out
+    assert cli.model.hparams.channels == 8
+
+
+def test_resume_refuses_a_setting_that_contradicts_the_checkpoint(data_dir, tmp_path):
+    fit(data_dir, tmp_path, "--model.channels", "8")
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path, "--ckpt_path", "last", "--model.channels", "16")
+    assert "it was trained with --model.channels 8, not 16" in str(exit_info.value.code)
 
 
 def test_resuming_from_the_best_weights_is_one_clear_error(data_dir, tmp_path):
@@ -91,3 +154,9 @@ def test_last_without_a_checkpoint_says_so(data_dir, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         fit(data_dir, tmp_path, "--ckpt_path", "last")
     assert "no last.ckpt under" in str(exit_info.value.code)
+
+
+def test_a_seed_that_is_not_a_number_is_refused(data_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        fit(data_dir, tmp_path, "--seed_everything", "true")
+    assert "seed_everything: give a number" in capsys.readouterr().err
