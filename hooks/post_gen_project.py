@@ -43,7 +43,6 @@ def place_command_line(project, cli):
     if cli == "lightningcli":
         remove(project / ANSWERS["package_name"] / "trainer_args.py")
         remove(project / "tests" / "test_trainer_args.py")
-        remove(project / "tests" / "test_reproducibility.py")
     else:
         remove(project / "configs")
 

@@ -63,23 +63,22 @@ def expected_files(package="digits_classifier", **answers):
         "train.py",
         f"{package}/__init__.py",
         f"{package}/callbacks.py",
+        f"{package}/checkpoints.py",
         f"{package}/data.py",
         f"{package}/errors.py",
-        f"{package}/experiment.py",
+        f"{package}/files.py",
         f"{package}/model.py",
+        f"{package}/runs.py",
         "tests/conftest.py",
+        "tests/test_checkpoints.py",
         "tests/test_data.py",
-        "tests/test_experiment.py",
         "tests/test_model.py",
         "tests/test_predict.py",
+        "tests/test_reproducibility.py",
         "tests/test_train.py",
     }
     if answers.get("cli", "argparse") == "argparse":
-        files |= {
-            f"{package}/trainer_args.py",
-            "tests/test_reproducibility.py",
-            "tests/test_trainer_args.py",
-        }
+        files |= {f"{package}/trainer_args.py", "tests/test_trainer_args.py"}
     else:
         files |= {"configs/default.yaml"}
     if answers.get("license", "MIT") != "none":

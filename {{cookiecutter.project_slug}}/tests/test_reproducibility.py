@@ -15,18 +15,46 @@ from train import main
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+{%- if cookiecutter.cli == "argparse" %}
+FLAG = {name: f"--{name}" for name in ("seed", "num_workers", "max_epochs", "ckpt_path")}
+{%- else %}
+FLAG = {
+    "seed": "--seed_everything",
+    "num_workers": "--data.num_workers",
+    "max_epochs": "--trainer.max_epochs",
+    "ckpt_path": "--ckpt_path",
+}
+{%- endif %}
+
+
+def run_flags(data_dir, root, *flags):
+    """A few short epochs of train.py, with `flags` (named as in FLAG) last."""
+{%- if cookiecutter.cli == "argparse" %}
+    return [
+        *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
+        *("--max_epochs", "3", "--limit_train_batches", "6", "--enable_progress_bar", "false"),
+        *("--log_every_n_steps", "1", "--enable_model_summary", "false"),
+        *flags,
+    ]
+{%- else %}
+    return [
+        *("fit", "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
+        *("--trainer.max_epochs", "3", "--trainer.limit_train_batches", "6"),
+        *("--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1"),
+        *("--trainer.enable_model_summary", "false"),
+        *flags,
+    ]
+{%- endif %}
 
 
 def train(data_dir, root, *flags):
-    """Train a few short epochs and return the contents of the run's last.ckpt."""
-    metrics = main(
-        [
-            *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
-            *("--max_epochs", "3", "--limit_train_batches", "6", "--enable_progress_bar", "false"),
-            *("--log_every_n_steps", "1"),
-            *flags,
-        ]
-    )
+    """Train a few short epochs; return the run's last.ckpt contents and its final metrics."""
+{%- if cookiecutter.cli == "argparse" %}
+    metrics = main(run_flags(data_dir, root, *flags))
+{%- else %}
+    cli = main(run_flags(data_dir, root, *flags))
+    metrics = {name: float(value) for name, value in cli.trainer.callback_metrics.items()}
+{%- endif %}
     newest = max(Path(root).rglob("last*.ckpt"), key=lambda path: path.stat().st_mtime)
     checkpoint = torch.load(newest, weights_only=True)
     return checkpoint, metrics
@@ -45,26 +73,29 @@ def logged_history(checkpoint):
 
 @pytest.mark.parametrize("num_workers", ["0", "2"])
 def test_same_seed_gives_identical_weights_and_metrics(data_dir, tmp_path, num_workers):
-    first, first_metrics = train(data_dir, tmp_path / "a", "--num_workers", num_workers)
-    second, second_metrics = train(data_dir, tmp_path / "b", "--num_workers", num_workers)
+    workers = (FLAG["num_workers"], num_workers)
+    first, first_metrics = train(data_dir, tmp_path / "a", *workers)
+    second, second_metrics = train(data_dir, tmp_path / "b", *workers)
     assert_same_weights(first, second)
     assert logged_history(first) == logged_history(second)
     assert first_metrics == second_metrics
 
 
 def test_different_seed_gives_different_weights(data_dir, tmp_path):
-    first, _ = train(data_dir, tmp_path / "a", "--seed", "1")
-    second, _ = train(data_dir, tmp_path / "b", "--seed", "2")
+    first, _ = train(data_dir, tmp_path / "a", FLAG["seed"], "1")
+    second, _ = train(data_dir, tmp_path / "b", FLAG["seed"], "2")
     weights = first["state_dict"]["network.0.weight"], second["state_dict"]["network.0.weight"]
     assert not torch.equal(*weights)
 
 
 @pytest.mark.parametrize("num_workers", ["0", "2"])
 def test_resume_at_epoch_boundary_matches_an_unbroken_run(data_dir, tmp_path, num_workers):
-    workers = ("--num_workers", num_workers)
+    workers = (FLAG["num_workers"], num_workers)
     unbroken, unbroken_metrics = train(data_dir, tmp_path / "unbroken", *workers)
-    train(data_dir, tmp_path / "broken", "--max_epochs", "2", *workers)
-    resumed, resumed_metrics = train(data_dir, tmp_path / "broken", "--ckpt_path", "last", *workers)
+    train(data_dir, tmp_path / "broken", FLAG["max_epochs"], "2", *workers)
+    resumed, resumed_metrics = train(
+        data_dir, tmp_path / "broken", FLAG["ckpt_path"], "last", *workers
+    )
     assert resumed["epoch"] == unbroken["epoch"] == 2
     assert_same_weights(unbroken, resumed)
     assert logged_history(resumed) == logged_history(unbroken)
@@ -72,8 +103,7 @@ def test_resume_at_epoch_boundary_matches_an_unbroken_run(data_dir, tmp_path, nu
 
 
 def test_run_killed_mid_epoch_resumes_from_last(data_dir, tmp_path):
-    command = [sys.executable, "train.py", "--data_dir", str(data_dir)]
-    command += ["--default_root_dir", str(tmp_path), "--batch_size", "8", "--max_epochs", "50"]
+    command = [sys.executable, "train.py", *run_flags(data_dir, tmp_path, FLAG["max_epochs"], "50")]
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -86,19 +116,11 @@ def test_run_killed_mid_epoch_resumes_from_last(data_dir, tmp_path):
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
     assert process.returncode == -signal.SIGKILL
-    command = [sys.executable, "train.py", "--data_dir", str(data_dir), "--default_root_dir"]
-    command += [
-        str(tmp_path),
-        "--ckpt_path",
-        "last",
-        "--max_epochs",
-        "3",
-        "--limit_train_batches",
-        "4",
-    ]
-    finished = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    flags = run_flags(data_dir, tmp_path, FLAG["ckpt_path"], "last", FLAG["max_epochs"], "3")
+    finished = subprocess.run(
+        [sys.executable, "train.py", *flags], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert finished.returncode == 0, finished.stderr
     output = finished.stdout + finished.stderr
-    assert "Resuming from" in output
-    assert "training continues at epoch" in output
-    assert "test_acc" in output
+    assert "Restored all states from the checkpoint" in output
+    assert len(list(tmp_path.rglob("last.ckpt"))) == 2

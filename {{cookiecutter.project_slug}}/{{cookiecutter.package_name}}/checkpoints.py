@@ -76,3 +76,19 @@ def find_checkpoint(
         f"--ckpt_path {ckpt_path}: no usable {ckpt_path}.ckpt under {root_dir}"
         f" ({'; '.join(reasons)})"
     )
+
+
+def data_mismatch(hyper_parameters: dict, datamodule) -> str | None:
+    """Why a model saved with these hyperparameters cannot take the data module's data, if so."""
+    data_dir = datamodule.hparams.data_dir
+    if tuple(hyper_parameters["input_shape"]) != datamodule.input_shape:
+        return (
+            f"it was trained on inputs shaped {tuple(hyper_parameters['input_shape'])};"
+            f" {data_dir} holds {datamodule.input_shape}"
+        )
+    if hyper_parameters["num_classes"] < datamodule.num_classes:
+        return (
+            f"it knows {hyper_parameters['num_classes']} classes; {data_dir} has labels up to"
+            f" {datamodule.num_classes - 1}"
+        )
+    return None

@@ -4,6 +4,7 @@ Bring your own data as `inputs.npy` and `labels.npy` in a folder (README.md, "Us
 data"); the model is built from what the DataModule reads there.
 """
 
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -21,8 +22,8 @@ INPUTS_FILE = "inputs.npy"
 LABELS_FILE = "labels.npy"
 # Where the bundled digits go when no folder is named; a folder the user names is never filled.
 DEFAULT_DATA_DIR = "data"
-# Enough examples for steady statistics, few enough to read in a moment from any data set.
-STATISTICS_SAMPLE = 10_000
+# Enough training examples for steady input statistics, few enough to read in a moment.
+STATISTICS_SAMPLE = 1000
 
 
 class {{ cookiecutter.dataset_class }}(Dataset):
@@ -60,7 +61,8 @@ def open_arrays(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Memory-map inputs.npy and labels.npy, checked, or raise DataError naming the bad file."""
     inputs = load_array(data_dir / INPUTS_FILE)
-    if inputs.ndim not in (2, 3, 4) or not np.issubdtype(inputs.dtype, np.number):
+    numbers = np.issubdtype(inputs.dtype, np.integer) or np.issubdtype(inputs.dtype, np.floating)
+    if inputs.ndim not in (2, 3, 4) or not numbers:
         raise DataError(
             f"{data_dir / INPUTS_FILE}: expected numbers shaped (N, H, W) or (N, C, H, W) for"
             f" images, or (N, F) for a table of features; got {inputs.dtype} {inputs.shape}"
@@ -159,18 +161,21 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
 
     @cached_property
     def _description(self) -> dict:
-        """What the model is built from, read once: memory-mapped headers and a sample."""
+        """What the model is built from, read once through the Dataset: its labels and a sample.
+
+        Only `__len__`, `__getitem__` and `labels` are used, so a Dataset that reads another
+        format serves as well.
+        """
         self.prepare_data()
-        inputs, labels = open_arrays(Path(self.hparams.data_dir))
-        train_indices, _, _ = split_indices(len(labels), *self._split_settings())
+        dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
+        train_indices, _, _ = split_indices(len(dataset), *self._split_settings())
         if not train_indices:
             raise DataError(f"data_dir {self.hparams.data_dir}: too few examples to split")
-        sample = np.sort(np.asarray(train_indices)[:STATISTICS_SAMPLE])
-        mean, std = channel_statistics(np.asarray(inputs[sample], dtype=np.float64))
-        input_shape = inputs.shape[1:] if inputs.ndim != 3 else (1, *inputs.shape[1:])
+        sample = (dataset[index][0] for index in sorted(train_indices[:STATISTICS_SAMPLE]))
+        mean, std = channel_statistics(sample)
         return {
-            "input_shape": tuple(int(size) for size in input_shape),
-            "num_classes": int(labels.max()) + 1,
+            "input_shape": tuple(dataset[train_indices[0]][0].shape),
+            "num_classes": int(dataset.labels.max()) + 1,
             "input_mean": mean,
             "input_std": std,
         }
@@ -217,9 +222,10 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             shuffle=True,
             seed=self.hparams.seed,
         )
-        # A resumed run builds its first iterator before Lightning sets the epoch, and
-        # workers fetch their first indices at once: set it here, or epoch 0's order returns.
-        sampler.set_epoch(self.trainer.current_epoch if self.trainer else 0)
+        # A resumed run builds its first iterator before Lightning sets the sampler's epoch,
+        # and workers fetch their first indices at once: give it the epoch Lightning will.
+        if self.trainer is not None:
+            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
         return self._loader(self.train_set, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
@@ -276,13 +282,16 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         )
 
 
-def channel_statistics(inputs: np.ndarray) -> tuple[list[float], list[float]]:
-    """Mean and spread per channel of (N, C, H, W) or (N, H, W); per feature of (N, F)."""
-    if inputs.ndim == 3:
-        inputs = inputs[:, None]  # one channel
-    axes = tuple(axis for axis in range(inputs.ndim) if axis != 1)
-    mean = inputs.mean(axis=axes)
-    std = inputs.std(axis=axes)
+def channel_statistics(examples: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation per channel of (C, H, W) examples, or per feature of (F,)."""
+    total = squares = count = 0
+    for example in examples:
+        values = example.double().reshape(example.shape[0], -1)
+        total = total + values.sum(dim=1)
+        squares = squares + values.square().sum(dim=1)
+        count += values.shape[1]
+    mean = total / count
+    std = (squares / count - mean.square()).clamp(min=0).sqrt()
     # A constant channel carries nothing to scale; dividing by 1 leaves it centred.
-    std[std == 0] = 1.0
+    std[std < 1e-12] = 1.0
     return mean.tolist(), std.tolist()

@@ -10,7 +10,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
-from {{ cookiecutter.package_name }}.checkpoints import find_checkpoint
+from {{ cookiecutter.package_name }}.checkpoints import data_mismatch, find_checkpoint
 from {{ cookiecutter.package_name }}.data import DEFAULT_DATA_DIR, {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import ArgumentParser, CheckpointError, DataError
 from {{ cookiecutter.package_name }}.model import (
@@ -186,16 +186,7 @@ def resume(
         for name in sorted(given & set(saved) - SPEED_ONLY):
             if getattr(args, name) != saved[name]:
                 return f"it was trained with --{name} {saved[name]}, not {getattr(args, name)}"
-        data = resumed_datamodule(checkpoint)
-        if (tuple(saved["input_shape"]), saved["num_classes"]) != (
-            data.input_shape,
-            data.num_classes,
-        ):
-            return (
-                f"it was trained on inputs {tuple(saved['input_shape'])} in {saved['num_classes']}"
-                f" classes; {data.hparams.data_dir} holds {data.input_shape} in {data.num_classes}"
-            )
-        return None
+        return data_mismatch(saved, resumed_datamodule(checkpoint))
 
     def resumed_datamodule(checkpoint: dict) -> pl.LightningDataModule:
         settings = dict(checkpoint["datamodule_hyper_parameters"])

@@ -12,7 +12,7 @@ from pytorch_lightning.trainer import Trainer
 from pytorch_lightning.utilities import rank_zero_info
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
-from {{ cookiecutter.package_name }}.checkpoints import find_checkpoint
+from {{ cookiecutter.package_name }}.checkpoints import data_mismatch, find_checkpoint
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
 from {{ cookiecutter.package_name }}.model import (
@@ -44,22 +44,30 @@ class CLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
-        root_dir = config.trainer.default_root_dir
         if config.ckpt_path or self.subcommand != "fit":
-            # A checkpoint holds the model's hyperparameters: the model is rebuilt from them.
-            path, checkpoint = find_checkpoint(config.ckpt_path, root_dir, self.subcommand)
-            config.ckpt_path = str(path)
-            rank_zero_info(f"{self.subcommand}: weights from {path} (epoch {checkpoint['epoch']})")
-            defaults = hyperparameter_defaults()
-            for name, saved in checkpoint["hyper_parameters"].items():
-                if name in defaults:
-                    # A setting changed from its default must agree with the checkpoint.
-                    if config.model[name] not in (defaults[name], saved):
-                        raise CheckpointError(
-                            f"--ckpt_path {path}: it was trained with --model.{name} {saved},"
-                            f" not {config.model[name]}"
-                        )
-                    config.model[name] = saved
+            self.use_checkpoint_settings(config)
+
+    def use_checkpoint_settings(self, config) -> None:
+        """Resolve --ckpt_path, check it fits the data, and rebuild the model as it was saved."""
+        data = {{ cookiecutter.datamodule_class }}(**config.data.as_dict())
+
+        def refuse(checkpoint: dict) -> str | None:
+            return data_mismatch(checkpoint["hyper_parameters"], data)
+
+        root_dir = config.trainer.default_root_dir
+        path, checkpoint = find_checkpoint(config.ckpt_path, root_dir, self.subcommand, refuse)
+        config.ckpt_path = str(path)
+        rank_zero_info(f"{self.subcommand}: weights from {path} (epoch {checkpoint['epoch']})")
+        defaults = hyperparameter_defaults()
+        for name, saved in checkpoint["hyper_parameters"].items():
+            if name in defaults:
+                # A setting changed from its default must agree with the checkpoint.
+                if config.model[name] not in (defaults[name], saved):
+                    raise CheckpointError(
+                        f"--ckpt_path {path}: it was trained with --model.{name} {saved},"
+                        f" not {config.model[name]}"
+                    )
+                config.model[name] = saved
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         config = self.config_init[self.subcommand]
