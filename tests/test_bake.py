@@ -144,7 +144,7 @@ def test_custom_names_are_defined_and_used(bake):
     assert set(names.values()) <= defined
     for old_name in DEFAULT_CLASSES:
         assert not any(old_name in text for text in texts.values()), old_name
-    assert "from tumour.model import TumourNet" in texts["train.py"]
+    assert "    TumourNet,\n" in texts["train.py"].split("from tumour.model import (", 1)[1]
     assert "ScanData(" in texts["train.py"]
     assert "Scans(" in texts["tumour/data.py"]
 

@@ -20,7 +20,12 @@ REFUSALS = [
     ("class-shadows-path", {"model_class": "Path"}, "model_class", "shadow"),
     ("class-shadows-dataset", {"dataset_class": "Dataset"}, "dataset_class", "shadow"),
     ("class-shadows-dataloader", {"datamodule_class": "DataLoader"}, "datamodule_class", "shadow"),
-    ("class-shadows-sampler", {"datamodule_class": "Sampler"}, "datamodule_class", "shadow"),
+    (
+        "class-shadows-sampler",
+        {"datamodule_class": "DistributedSampler"},
+        "datamodule_class",
+        "shadow",
+    ),
     ("class-shadows-builtin", {"model_class": "ValueError"}, "model_class", "shadow"),
     ("class-shadows-functional", {"model_class": "F"}, "model_class", "shadow"),
     ("class-shadows-subset", {"dataset_class": "Subset"}, "dataset_class", "shadow"),

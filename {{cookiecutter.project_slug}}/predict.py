@@ -14,7 +14,11 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 
 from {{ cookiecutter.package_name }}.checkpoints import read_checkpoint
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import ArgumentParser, CheckpointError, DataError
+from {{ cookiecutter.package_name }}.errors import (
+    ArgumentParser,
+    CheckpointError,
+    DataError,
+)
 from {{ cookiecutter.package_name }}.files import atomic_file
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
@@ -64,9 +68,10 @@ def load_model(ckpt_path: str) -> pl.LightningModule:
     """The trained model, rebuilt from the hyperparameters and weights in its checkpoint."""
     checkpoint = read_checkpoint(ckpt_path)
     # Only the constructor's arguments: LightningCLI also records how it built the model.
-    arguments = inspect.signature({{ cookiecutter.model_class }}).parameters
+    parameters = inspect.signature({{ cookiecutter.model_class }}).parameters
     saved = checkpoint["hyper_parameters"]
-    model = {{ cookiecutter.model_class }}(**{name: saved[name] for name in arguments if name in saved})
+    arguments = {name: saved[name] for name in parameters if name in saved}
+    model = {{ cookiecutter.model_class }}(**arguments)
     model.load_state_dict(checkpoint["state_dict"])
     return model
 
@@ -90,7 +95,10 @@ def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModul
 
 def predict(args: argparse.Namespace) -> None:
     model = load_model(args.ckpt_path)
-    datamodule = {{ cookiecutter.datamodule_class }}(data_dir=args.data_dir, batch_size=args.batch_size)
+    datamodule = {{ cookiecutter.datamodule_class }}(
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+    )
     check_data_fits(datamodule, model)
     with atomic_file(args.output, "w", newline="") as csv_file:
         writer = CSVPredictionWriter(csv_file)

@@ -4,7 +4,10 @@ import sys
 
 import pytest
 
-from {{ cookiecutter.package_name }}.data import DEFAULT_DATA_DIR, {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.data import (
+    DEFAULT_DATA_DIR,
+    {{ cookiecutter.datamodule_class }},
+)
 
 
 @pytest.fixture(scope="session")

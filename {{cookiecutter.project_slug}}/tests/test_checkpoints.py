@@ -7,7 +7,10 @@ import pytorch_lightning as pl
 import torch
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
-from {{ cookiecutter.package_name }}.checkpoints import find_checkpoint, read_resumable_checkpoint
+from {{ cookiecutter.package_name }}.checkpoints import (
+    find_checkpoint,
+    read_resumable_checkpoint,
+)
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}

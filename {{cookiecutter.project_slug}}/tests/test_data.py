@@ -10,9 +10,18 @@ from {{ cookiecutter.package_name }} import data
 from {{ cookiecutter.package_name }}.errors import DataError
 
 
+def datamodule_for(data_dir, **settings):
+    """The project's DataModule over `data_dir`, with no worker processes."""
+    return data.{{ cookiecutter.datamodule_class }}(
+        data_dir=str(data_dir),
+        num_workers=0,
+        **settings,
+    )
+
+
 @pytest.fixture(scope="module")
 def datamodule(data_dir):
-    datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), batch_size=32, num_workers=0)
+    datamodule = datamodule_for(data_dir, batch_size=32)
     datamodule.setup("fit")
     return datamodule
 
@@ -35,7 +44,7 @@ def test_dataset_gives_float_inputs_of_the_reported_shape(datamodule, data_dir):
 
 
 def test_splits_are_disjoint_complete_and_repeatable(datamodule, data_dir):
-    again = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir))
+    again = datamodule_for(data_dir)
     again.setup("fit")
     splits = [datamodule.train_set, datamodule.val_set, datamodule.test_set]
     num_examples = len(splits[0].dataset)
@@ -56,7 +65,7 @@ def test_dataloaders_give_batches_of_inputs_and_labels(datamodule):
 
 def test_shuffle_order_depends_only_on_seed_and_epoch(data_dir):
     def order(seed, epoch):
-        datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), seed=seed)
+        datamodule = datamodule_for(data_dir, seed=seed)
         datamodule.setup("fit")
         sampler = datamodule.train_dataloader().sampler
         sampler.set_epoch(epoch)
@@ -87,7 +96,7 @@ def test_report_matches_the_files(datamodule, data_dir):
 )
 def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
     labels = np.arange(40) % 3
-    datamodule = data.{{ cookiecutter.datamodule_class }}(data_dir=str(write_data(tmp_path / "mine", inputs, labels)))
+    datamodule = datamodule_for(write_data(tmp_path / "mine", inputs, labels))
     assert datamodule.input_shape == input_shape
     assert datamodule.num_classes == 3
     datamodule.setup("fit")
@@ -101,7 +110,7 @@ def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
 
 def test_bundled_data_goes_only_to_the_default_folder(tmp_path):
     with pytest.raises(DataError, match="no inputs.npy"):
-        data.{{ cookiecutter.datamodule_class }}(data_dir=str(tmp_path / "mistyped")).prepare_data()
+        datamodule_for(tmp_path / "mistyped").prepare_data()
     assert not (tmp_path / "mistyped").exists()
 
 
@@ -155,7 +164,7 @@ BAD_DATA = {
 def test_bad_data_is_one_error_naming_the_file(tmp_path, inputs, labels, message):
     folder = write_data(tmp_path / "bad", inputs, labels)
     with pytest.raises(DataError, match=message):
-        data.{{ cookiecutter.datamodule_class }}(data_dir=str(folder)).setup("fit")
+        datamodule_for(folder).setup("fit")
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not numpy"], ids=["empty", "malformed"])
@@ -169,7 +178,7 @@ def test_broken_data_file_is_reported_by_name(data_dir, tmp_path, content):
 
 def test_labels_are_optional_for_prediction(tmp_path):
     folder = write_data(tmp_path / "new", np.zeros((5, 4, 4)))
-    dataset = data.{{ cookiecutter.datamodule_class }}(data_dir=str(folder)).predict_dataset()
+    dataset = datamodule_for(folder).predict_dataset()
     assert len(dataset) == 5
     (inputs,) = dataset[0]
     assert inputs.shape == (1, 4, 4)

@@ -5,7 +5,10 @@ import argparse
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}, hyperparameter_defaults
+from {{ cookiecutter.package_name }}.model import (
+    {{ cookiecutter.model_class }},
+    hyperparameter_defaults,
+)
 
 
 @pytest.mark.parametrize(
@@ -14,7 +17,10 @@ from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
     ids=["digits", "rgb", "grayscale-wide", "feature-table"],
 )
 def test_forward_gives_one_score_per_class(input_shape, num_classes):
-    model = {{ cookiecutter.model_class }}(input_shape=input_shape, num_classes=num_classes)
+    model = {{ cookiecutter.model_class }}(
+        input_shape=input_shape,
+        num_classes=num_classes,
+    )
     assert model(torch.zeros(5, *input_shape)).shape == (5, num_classes)
 
 
@@ -25,7 +31,11 @@ def test_no_arguments_build_the_digits_network():
 
 def test_inputs_are_scaled_by_the_data_statistics():
     torch.manual_seed(0)
-    scaled = {{ cookiecutter.model_class }}(input_shape=(2, 4, 4), input_mean=[5.0, -1.0], input_std=[2.0, 4.0])
+    scaled = {{ cookiecutter.model_class }}(
+        input_shape=(2, 4, 4),
+        input_mean=[5.0, -1.0],
+        input_std=[2.0, 4.0],
+    )
     plain = {{ cookiecutter.model_class }}(input_shape=(2, 4, 4))
     plain.load_state_dict(scaled.state_dict())
     scaled.eval(), plain.eval()
@@ -41,7 +51,12 @@ def test_unsupported_input_shape_is_refused():
 
 
 def test_hyperparameters_are_saved():
-    model = {{ cookiecutter.model_class }}(input_shape=(3, 16, 16), num_classes=4, learning_rate=0.01, channels=8)
+    model = {{ cookiecutter.model_class }}(
+        input_shape=(3, 16, 16),
+        num_classes=4,
+        learning_rate=0.01,
+        channels=8,
+    )
     assert model.hparams.learning_rate == 0.01
     assert model.hparams.channels == 8
     assert tuple(model.hparams.input_shape) == (3, 16, 16)

@@ -4,7 +4,10 @@ import argparse
 
 import pytest
 
-from {{ cookiecutter.package_name }}.trainer_args import add_trainer_args, trainer_kwargs
+from {{ cookiecutter.package_name }}.trainer_args import (
+    add_trainer_args,
+    trainer_kwargs,
+)
 
 
 def parse(*flags):

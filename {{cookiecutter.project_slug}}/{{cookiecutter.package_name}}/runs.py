@@ -5,7 +5,9 @@ import os
 from pathlib import Path
 
 from pytorch_lightning.loggers import Logger
+{%- if cookiecutter.logger in ("tensorboard", "csv", "none") %}
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
+{%- endif %}
 
 
 def claim_run_dir(root_dir: str | Path) -> Path:
@@ -33,8 +35,8 @@ def make_logger(root_dir: str | Path) -> tuple[Logger | bool, str]:
     The folder is where the Trainer's default_root_dir should point: checkpoints and the
     learning curves go there when the logger does not place them itself.
     """
-    main_process = rank_zero_only.rank == 0
 {%- if cookiecutter.logger in ("tensorboard", "csv", "none") %}
+    main_process = rank_zero_only.rank == 0
     run_dir = claim_run_dir(root_dir) if main_process else Path(root_dir)
 {%- endif %}
 {%- if cookiecutter.logger == "tensorboard" %}

@@ -10,16 +10,29 @@ from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
-from {{ cookiecutter.package_name }}.checkpoints import data_mismatch, find_checkpoint
-from {{ cookiecutter.package_name }}.data import DEFAULT_DATA_DIR, {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import ArgumentParser, CheckpointError, DataError
+from {{ cookiecutter.package_name }}.checkpoints import (
+    data_mismatch,
+    find_checkpoint,
+)
+from {{ cookiecutter.package_name }}.data import (
+    DEFAULT_DATA_DIR,
+    {{ cookiecutter.datamodule_class }},
+)
+from {{ cookiecutter.package_name }}.errors import (
+    ArgumentParser,
+    CheckpointError,
+    DataError,
+)
 from {{ cookiecutter.package_name }}.model import (
     DATA_ARGUMENTS,
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
 from {{ cookiecutter.package_name }}.runs import make_logger
-from {{ cookiecutter.package_name }}.trainer_args import add_trainer_args, trainer_kwargs
+from {{ cookiecutter.package_name }}.trainer_args import (
+    add_trainer_args,
+    trainer_kwargs,
+)
 
 # Data module settings that change how fast a run goes, never what it computes.
 SPEED_ONLY = {"num_workers"}

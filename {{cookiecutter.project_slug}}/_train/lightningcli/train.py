@@ -12,9 +12,15 @@ from pytorch_lightning.trainer import Trainer
 from pytorch_lightning.utilities import rank_zero_info
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
-from {{ cookiecutter.package_name }}.checkpoints import data_mismatch, find_checkpoint
+from {{ cookiecutter.package_name }}.checkpoints import (
+    data_mismatch,
+    find_checkpoint,
+)
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import CheckpointError, DataError
+from {{ cookiecutter.package_name }}.errors import (
+    CheckpointError,
+    DataError,
+)
 from {{ cookiecutter.package_name }}.model import (
     DATA_ARGUMENTS,
     {{ cookiecutter.model_class }},
