@@ -26,6 +26,7 @@ CLASS_FIELDS = ("dataset_class", "datamodule_class", "model_class")
 # from the bakes and fails until it is updated.
 RESERVED_CLASS_NAMES = {
     "ArgumentParser",
+    "AtomicCheckpointIO",
     "BasePredictionWriter",
     "CLI",
     "CSVPredictionWriter",
@@ -34,8 +35,8 @@ RESERVED_CLASS_NAMES = {
     "DataLoader",
     "Dataset",
     "DistributedSampler",
-    "EarlyStoppingReason",
     "F",
+    "FLAG",
     "IO",
     "Iterable",
     "LightningArgumentParser",

@@ -72,6 +72,7 @@ def expected_files(package="digits_classifier", **answers):
         "tests/conftest.py",
         "tests/test_checkpoints.py",
         "tests/test_data.py",
+        "tests/test_faults.py",
         "tests/test_model.py",
         "tests/test_predict.py",
         "tests/test_reproducibility.py",

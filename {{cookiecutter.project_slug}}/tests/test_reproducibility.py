@@ -10,41 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import FLAG, run_flags
 from train import main
 
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-{%- if cookiecutter.cli == "argparse" %}
-FLAG = {name: f"--{name}" for name in ("seed", "num_workers", "max_epochs", "ckpt_path")}
-{%- else %}
-FLAG = {
-    "seed": "--seed_everything",
-    "num_workers": "--data.num_workers",
-    "max_epochs": "--trainer.max_epochs",
-    "ckpt_path": "--ckpt_path",
-}
-{%- endif %}
-
-
-def run_flags(data_dir, root, *flags):
-    """A few short epochs of train.py, with `flags` (named as in FLAG) last."""
-{%- if cookiecutter.cli == "argparse" %}
-    return [
-        *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
-        *("--max_epochs", "3", "--limit_train_batches", "6", "--enable_progress_bar", "false"),
-        *("--log_every_n_steps", "1", "--enable_model_summary", "false"),
-        *flags,
-    ]
-{%- else %}
-    return [
-        *("fit", "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
-        *("--trainer.max_epochs", "3", "--trainer.limit_train_batches", "6"),
-        *("--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1"),
-        *("--trainer.enable_model_summary", "false"),
-        *flags,
-    ]
-{%- endif %}
 
 
 def train(data_dir, root, *flags):

@@ -7,7 +7,11 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks.early_stopping import EarlyStoppingReason
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from .errors import TrainingError
 
 
 def make_callbacks(
@@ -16,30 +20,34 @@ def make_callbacks(
     enable_progress_bar: bool = True,
     patience: int = 5,
     validating: bool = True,
+    checkpoint_dir: Path | None = None,
 ) -> list[Callback]:
     """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our two.
 
     Without validation there is no val_loss to stop early on or to pick the best epoch by:
     only last.ckpt is written then.
     """
-    callbacks = [ReseedEveryEpoch(seed), LearningCurves()]
+    callbacks = [ReseedEveryEpoch(seed), LearningCurves(), ResumeHint()]
     if validating:
         # check_finite stops at once on a NaN or infinite loss instead of waiting out patience.
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, check_finite=True))
     if enable_checkpointing:
-        callbacks += make_checkpoints() if validating else make_checkpoints()[1:]
+        checkpoints = make_checkpoints(checkpoint_dir)
+        callbacks += checkpoints if validating else checkpoints[1:]
     if enable_progress_bar:
         # Lightning's own bar (tqdm), redrawn every 10 batches rather than every one.
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     return callbacks
 
 
-def make_checkpoints() -> list[ModelCheckpoint]:
+def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint]:
     """Two checkpoints with a job each: the best weights to test and predict, the latest to resume.
 
     The best one comes first, so `trainer.checkpoint_callback` and `ckpt_path="best"` mean it.
+    Without a folder, they go where the logger writes.
     """
     best = ModelCheckpoint(
+        dirpath=checkpoint_dir,
         # One fixed name, replaced when validation improves: commands can name it.
         filename="best",
         # Validation loss ranks checkpoints more steadily than accuracy on a small
@@ -51,8 +59,19 @@ def make_checkpoints() -> list[ModelCheckpoint]:
     )
     # No monitor: written after every epoch, improved or not, replacing the one before, so
     # a crash costs at most the epoch it happened in.
-    latest = ModelCheckpoint(filename="last")
+    latest = ModelCheckpoint(dirpath=checkpoint_dir, filename="last")
     return [best, latest]
+
+
+def check_training_finished(trainer: pl.Trainer) -> None:
+    """Raise TrainingError if the loss stopped being a number, rather than test a broken model."""
+    stopper = trainer.early_stopping_callback
+    if stopper and stopper.stopping_reason == EarlyStoppingReason.NON_FINITE_METRIC:
+        value = float(trainer.callback_metrics[stopper.monitor])
+        raise TrainingError(
+            f"epoch {trainer.current_epoch}: {stopper.monitor} is {value}; training diverged."
+            " Try a lower learning rate"
+        )
 
 
 class ReseedEveryEpoch(Callback):
@@ -70,6 +89,25 @@ class ReseedEveryEpoch(Callback):
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)  # also seeds every GPU
+
+
+class ResumeHint(Callback):
+    """When SIGTERM or Ctrl-C stops training, say in one line how to resume it."""
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+            return
+        signal_name = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C (SIGINT)"
+        # The checkpoint without a monitor keeps its latest file as its "best".
+        saved = [callback.best_model_path for callback in trainer.checkpoint_callbacks]
+        latest = next((path for path in saved if Path(path).name.startswith("last")), "")
+        if latest:
+            advice = f"{latest} holds the last finished epoch; add --ckpt_path last to resume"
+        else:
+            advice = "no epoch had finished, so there is nothing to resume"
+        rank_zero_info(f"Stopped by {signal_name} in epoch {trainer.current_epoch}: {advice}.")
 
 
 class LearningCurves(Callback):

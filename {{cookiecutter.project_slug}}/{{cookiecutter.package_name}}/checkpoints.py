@@ -1,11 +1,32 @@
-"""Reading checkpoints safely, and finding the one to resume from."""
+"""Checkpoints: written whole or not at all, read safely, and the one to resume found."""
 
+import errno
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from pytorch_lightning.plugins import TorchCheckpointIO
 
 from .errors import CheckpointError
+from .files import atomic_file
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file beside it, then renames it over the old one.
+
+    A full disk or a crash mid-write then leaves the previous last.ckpt whole and loadable.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with atomic_file(path) as file:
+                torch.save(checkpoint, file)
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                raise CheckpointError(f"no space left on device while writing {path}") from None
+            raise CheckpointError(f"cannot write {path} ({err.strerror})") from None
 
 
 def read_checkpoint(path: str | Path) -> dict:

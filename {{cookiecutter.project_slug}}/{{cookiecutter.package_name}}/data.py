@@ -4,6 +4,7 @@ Bring your own data as `inputs.npy` and `labels.npy` in a folder (README.md, "Us
 data"); the model is built from what the DataModule reads there.
 """
 
+import signal
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.seed import pl_worker_init_function
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from pytorch_lightning.utilities import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
@@ -276,10 +278,22 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             # Workers take their seeds from this generator, not the global one, so a resumed
             # run's workers start as an unbroken run's did.
             generator=torch.Generator().manual_seed(self.hparams.seed),
+            worker_init_fn=init_worker,
             # Workers live across epochs: starting them again each epoch costs more
             # than an epoch of a small data set.
             persistent_workers=num_workers > 0,
         )
+
+
+def init_worker(worker_id: int) -> None:
+    """Seed a DataLoader worker as Lightning does, and leave stopping to the main process.
+
+    SIGTERM or Ctrl-C sent to the whole process group would otherwise end the workers
+    mid-batch, and the main process with a DataLoader traceback instead of a clean stop.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pl_worker_init_function(worker_id)
 
 
 def channel_statistics(examples: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:

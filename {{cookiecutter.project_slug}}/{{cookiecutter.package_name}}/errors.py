@@ -2,6 +2,8 @@
 
 import argparse
 
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
 
 class DataError(Exception):
     """Data that cannot be read or written, or that does not fit the model."""
@@ -11,8 +13,25 @@ class CheckpointError(Exception):
     """A checkpoint that is missing, unreadable, or does not fit this run."""
 
 
+class TrainingError(Exception):
+    """Training that ran but gave no usable model."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, instead of a usage block of every flag."""
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def interruption_exit_code(stop: SystemExit) -> int | None:
+    """The status shells expect from a run a signal stopped: 143 for SIGTERM, 130 for Ctrl-C.
+
+    Lightning ends a stopped run with SIGTERMException, or with exit status 1 after Ctrl-C;
+    batch schedulers would read either as success or as an ordinary failure.
+    """
+    if isinstance(stop, SIGTERMException):
+        return 143
+    if isinstance(stop.__context__, KeyboardInterrupt):
+        return 130
+    return None

@@ -5,18 +5,29 @@ import os
 from pathlib import Path
 
 from pytorch_lightning.loggers import Logger
-{%- if cookiecutter.logger in ("tensorboard", "csv", "none") %}
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
-{%- endif %}
 
 
-def claim_run_dir(root_dir: str | Path) -> Path:
+def start_run(root_dir: str | Path, with_logger: bool = True) -> tuple[Logger | bool, Path | None]:
+    """This run's logger (False for none) and its folder (None where the logger names one).
+
+    The Trainer's default_root_dir stays `root_dir`: Lightning keeps its SLURM requeue
+    checkpoints there, and finds them there when the job restarts.
+    """
+    if not with_logger:
+        return False, claim_run_dir(root_dir)
+    return make_logger(root_dir)
+
+
+def claim_run_dir(root_dir: str | Path) -> Path | None:
     """Create the next free root_dir/version_N folder and return it.
 
     Creating a folder either succeeds or finds it taken, so runs that start at the same
-    moment each get their own. Under DDP only the main process claims one; Lightning
-    hands its folder to the others.
+    moment each get their own. Under DDP only the main process claims one (the others get
+    None); Lightning hands its folder to the others.
     """
+    if rank_zero_only.rank != 0:
+        return None
     root = Path(root_dir)
     root.mkdir(parents=True, exist_ok=True)
     taken = [int(path.name[8:]) for path in root.glob("version_*") if path.name[8:].isdigit()]
@@ -29,27 +40,21 @@ def claim_run_dir(root_dir: str | Path) -> Path:
             version += 1
 
 
-def make_logger(root_dir: str | Path) -> tuple[Logger | bool, str]:
-    """The experiment logger chosen when the project was generated, and the run's folder.
-
-    The folder is where the Trainer's default_root_dir should point: checkpoints and the
-    learning curves go there when the logger does not place them itself.
-    """
-{%- if cookiecutter.logger in ("tensorboard", "csv", "none") %}
-    main_process = rank_zero_only.rank == 0
-    run_dir = claim_run_dir(root_dir) if main_process else Path(root_dir)
+def make_logger(root_dir: str | Path) -> tuple[Logger | bool, Path | None]:
+    """The experiment logger chosen when the project was generated, and the run's folder."""
+{%- if cookiecutter.logger in ("tensorboard", "csv") %}
+    run_dir = claim_run_dir(root_dir)
+    version = int(run_dir.name[8:]) if run_dir else None
 {%- endif %}
 {%- if cookiecutter.logger == "tensorboard" %}
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    version = int(run_dir.name[8:]) if main_process else None
     logger = TensorBoardLogger(save_dir=root_dir, name="", version=version, default_hp_metric=False)
-    return logger, str(run_dir)
+    return logger, run_dir
 {%- elif cookiecutter.logger == "csv" %}
     from pytorch_lightning.loggers import CSVLogger
 
-    version = int(run_dir.name[8:]) if main_process else None
-    return CSVLogger(save_dir=root_dir, name="", version=version), str(run_dir)
+    return CSVLogger(save_dir=root_dir, name="", version=version), run_dir
 {%- elif cookiecutter.logger == "wandb" %}
     from pytorch_lightning.loggers import WandbLogger
 
@@ -62,8 +67,8 @@ def make_logger(root_dir: str | Path) -> tuple[Logger | bool, str]:
         save_dir=str(root_dir),
         offline=offline,
     )
-    # Each run gets a folder named after its unique id, under the project's name.
-    return logger, str(root_dir)
+    # Each run's folder is named after its unique id, under the project's name.
+    return logger, None
 {%- elif cookiecutter.logger == "mlflow" %}
     from pytorch_lightning.loggers import MLFlowLogger
 
@@ -76,9 +81,9 @@ def make_logger(root_dir: str | Path) -> tuple[Logger | bool, str]:
         experiment_name={{ cookiecutter.project_slug | tojson }},
         tracking_uri=f"file:{store}",
     )
-    # Each run gets a folder named after its unique id, inside the store.
-    return logger, str(root_dir)
+    # Each run's folder is named after its unique id, inside the store.
+    return logger, None
 {%- else %}
     # No experiment logger: metrics still reach the progress bar and the learning curves.
-    return False, str(run_dir)
+    return False, claim_run_dir(root_dir)
 {%- endif %}

@@ -208,4 +208,4 @@ def test_diverging_loss_stops_with_one_line_and_a_failure(data_dir, tmp_path):
         main(short_run(data_dir, tmp_path, "--learning_rate", "1e12", "--max_epochs", "3"))
     message = str(exit_info.value.code)
     assert message.startswith("error: epoch ")
-    assert "val_loss is nan" in message and "--learning_rate" in message
+    assert "val_loss is nan" in message and "lower learning rate" in message

@@ -5,12 +5,15 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks.early_stopping import EarlyStoppingReason
 from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from {{ cookiecutter.package_name }}.callbacks import make_callbacks
+from {{ cookiecutter.package_name }}.callbacks import (
+    check_training_finished,
+    make_callbacks,
+)
 from {{ cookiecutter.package_name }}.checkpoints import (
+    AtomicCheckpointIO,
     data_mismatch,
     find_checkpoint,
 )
@@ -22,13 +25,15 @@ from {{ cookiecutter.package_name }}.errors import (
     ArgumentParser,
     CheckpointError,
     DataError,
+    TrainingError,
+    interruption_exit_code,
 )
 from {{ cookiecutter.package_name }}.model import (
     DATA_ARGUMENTS,
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.runs import make_logger
+from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.trainer_args import (
     add_trainer_args,
     trainer_kwargs,
@@ -162,28 +167,27 @@ def build_trainer(args: argparse.Namespace) -> pl.Trainer:
     validating = trainer_options.get("limit_val_batches") != 0
     if not validating:
         rank_zero_info("No validation (--limit_val_batches 0): no early stopping and no best.ckpt.")
+    with_logger = trainer_options.get("logger") is not False
+    trainer_options["logger"], run_dir = start_run(args.default_root_dir, with_logger)
     callbacks = make_callbacks(
         seed=args.seed,
         enable_checkpointing=trainer_options.get("enable_checkpointing") is not False,
         enable_progress_bar=trainer_options.get("enable_progress_bar") is not False,
         patience=args.patience,
         validating=validating,
+        checkpoint_dir=run_dir / "checkpoints" if run_dir else None,
     )
-    run_dir = None
-    if trainer_options.get("logger") is not False:
-        trainer_options["logger"], run_dir = make_logger(args.default_root_dir)
-        trainer_options["default_root_dir"] = run_dir
     try:
-        return pl.Trainer(**trainer_options, callbacks=callbacks)
+        return pl.Trainer(**trainer_options, callbacks=callbacks, plugins=[AtomicCheckpointIO()])
     except MisconfigurationException:
         remove_empty_folder(run_dir)
         raise
 
 
-def remove_empty_folder(path: str | None) -> None:
+def remove_empty_folder(path: Path | None) -> None:
     """Remove a run folder that nothing was written to, so a refused run leaves no trace."""
-    if path and Path(path).is_dir() and not any(Path(path).iterdir()):
-        Path(path).rmdir()
+    if path and path.is_dir() and not any(path.iterdir()):
+        path.rmdir()
 
 
 def resume(
@@ -217,21 +221,6 @@ def resume(
     return str(path), resumed_datamodule(checkpoint), model
 
 
-def check_training_finished(trainer: pl.Trainer) -> None:
-    """Stop with one line if the loss stopped being a number, rather than test a broken model."""
-    stopper = trainer.early_stopping_callback
-    if stopper and stopper.stopping_reason == EarlyStoppingReason.NON_FINITE_METRIC:
-        value = float(trainer.callback_metrics[stopper.monitor])
-        raise TrainingError(
-            f"epoch {trainer.current_epoch}: {stopper.monitor} is {value}; training diverged."
-            " Try a lower --learning_rate"
-        )
-
-
-class TrainingError(Exception):
-    """Training that ran but gave no usable model."""
-
-
 def main(argv: list[str] | None = None) -> dict:
     args, given = parse_args(argv)
     try:
@@ -240,6 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit(f"error: {err}")
     except MisconfigurationException as err:
         sys.exit(f"error: {str(err).splitlines()[0]}")
+    except SystemExit as stop:
+        sys.exit(interruption_exit_code(stop) or stop.code)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,14 @@ from pathlib import Path
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer import Trainer
 from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from {{ cookiecutter.package_name }}.callbacks import make_callbacks
+from {{ cookiecutter.package_name }}.callbacks import (
+    check_training_finished,
+    make_callbacks,
+)
 from {{ cookiecutter.package_name }}.checkpoints import (
+    AtomicCheckpointIO,
     data_mismatch,
     find_checkpoint,
 )
@@ -20,13 +25,15 @@ from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_clas
 from {{ cookiecutter.package_name }}.errors import (
     CheckpointError,
     DataError,
+    TrainingError,
+    interruption_exit_code,
 )
 from {{ cookiecutter.package_name }}.model import (
     DATA_ARGUMENTS,
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.runs import make_logger
+from {{ cookiecutter.package_name }}.runs import start_run
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -75,10 +82,20 @@ class CLI(LightningCLI):
                     )
                 config.model[name] = saved
 
+    def after_fit(self) -> None:
+        check_training_finished(self.trainer)
+
     def instantiate_trainer(self, **kwargs) -> Trainer:
         config = self.config_init[self.subcommand]
         trainer_config = config.trainer
-        validating = trainer_config.limit_val_batches != 0
+        # trainer.default_root_dir owns every run: each gets a folder of its own under it,
+        # unless the config names a logger of its own. Predicting writes only its output.
+        run_dir = None
+        if self.subcommand == "predict":
+            kwargs["logger"] = False
+        elif trainer_config.logger in (None, True, False):
+            with_logger = trainer_config.logger is not False
+            kwargs["logger"], run_dir = start_run(trainer_config.default_root_dir, with_logger)
         # The project's callbacks join any the config names, except those it switches off.
         kwargs["callbacks"] = [
             *(trainer_config.callbacks or []),
@@ -86,18 +103,17 @@ class CLI(LightningCLI):
                 seed=config.seed_everything,
                 enable_checkpointing=trainer_config.enable_checkpointing is not False,
                 enable_progress_bar=trainer_config.enable_progress_bar is not False,
-                validating=validating,
+                validating=trainer_config.limit_val_batches != 0,
+                checkpoint_dir=run_dir / "checkpoints" if run_dir else None,
             ),
         ]
-        # trainer.default_root_dir owns every run: each gets a folder of its own under it,
-        # unless the config switches the logger off or names one of its own.
-        if self.subcommand == "predict":
-            kwargs["logger"] = False
-        elif trainer_config.logger in (None, True):
-            kwargs["logger"], kwargs["default_root_dir"] = make_logger(
-                trainer_config.default_root_dir
-            )
-        return super().instantiate_trainer(**kwargs)
+        kwargs["plugins"] = trainer_config.plugins or [AtomicCheckpointIO()]
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except MisconfigurationException:
+            if run_dir and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # a refused run leaves no trace
+            raise
 
 
 def main(args: list[str] | None = None) -> CLI:
@@ -108,10 +124,16 @@ def main(args: list[str] | None = None) -> CLI:
             parser_kwargs={
                 name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS
             },
+            # Without a logger, the config of the newest run is kept in the root folder.
+            save_config_kwargs={"overwrite": True},
             args=args,
         )
-    except (DataError, CheckpointError) as err:
+    except (DataError, CheckpointError, TrainingError) as err:
         sys.exit(f"error: {err}")
+    except MisconfigurationException as err:
+        sys.exit(f"error: {str(err).splitlines()[0]}")
+    except SystemExit as stop:
+        sys.exit(interruption_exit_code(stop) or stop.code)
 
 
 if __name__ == "__main__":

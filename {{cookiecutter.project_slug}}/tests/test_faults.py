@@ -1,0 +1,101 @@
+"""Runs off the happy path: signals, a full disk, a diverging loss, and runs started together."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import FLAG, run_flags
+from train import main
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_training(data_dir, root, *flags):
+    """train.py in a process group of its own, as a batch scheduler or a terminal runs it."""
+    command = [sys.executable, "train.py", *run_flags(data_dir, root, *flags)]
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for(pattern, root, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not list(Path(root).rglob(pattern)):
+        assert time.monotonic() < deadline, f"no {pattern} under {root}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "name"),
+    [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")],
+    ids=["sigterm", "sigint"],
+)
+def test_a_signal_stops_the_run_resumably_with_the_shell_status(
+    data_dir, tmp_path, signum, status, name
+):
+    process = start_training(data_dir, tmp_path, FLAG["max_epochs"], "50", FLAG["num_workers"], "2")
+    try:
+        wait_for("last.ckpt", tmp_path)
+        os.killpg(process.pid, signum)  # the whole group: the workers get it too
+        output, errors = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == status, errors[-3000:]
+    assert "Traceback" not in errors
+    (line,) = [line for line in (output + errors).splitlines() if line.startswith("Stopped by")]
+    assert name in line and "--ckpt_path last" in line
+    (last,) = tmp_path.rglob("last.ckpt")
+    assert "optimizer_states" in torch.load(last, weights_only=True)
+
+
+def test_a_full_disk_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
+    real_save = torch.save
+    writes = []
+
+    def save_until_the_disk_fills(checkpoint, file):
+        writes.append(file.name)
+        if len(writes) <= 2:  # the first epoch's best.ckpt and last.ckpt
+            return real_save(checkpoint, file)
+        file.write(b"\x00" * 1000)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
+    with pytest.raises(SystemExit) as exit_info:
+        main(run_flags(data_dir, tmp_path, FLAG["num_workers"], "0"))
+    message = str(exit_info.value.code)
+    assert message.startswith("error: no space left on device while writing ")
+    (last,) = tmp_path.rglob("last.ckpt")
+    assert torch.load(last, weights_only=True)["epoch"] == 0
+    assert [path.name for path in last.parent.iterdir() if path.name.endswith(".tmp")] == []
+
+
+def test_a_diverging_loss_fails_in_one_line(data_dir, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(run_flags(data_dir, tmp_path, FLAG["learning_rate"], "1e12", FLAG["num_workers"], "0"))
+    message = str(exit_info.value.code)
+    assert message.startswith("error: epoch ")
+    assert "val_loss is nan" in message and "lower learning rate" in message
+
+
+def test_runs_started_together_get_a_folder_each(data_dir, tmp_path):
+    flags = (FLAG["max_epochs"], "1", FLAG["num_workers"], "0")
+    runs = [start_training(data_dir, tmp_path, *flags) for _ in range(2)]
+    for run in runs:
+        _, errors = run.communicate(timeout=300)
+        assert run.returncode == 0, errors[-3000:]
+    checkpoints = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.ckpt"))
+    folders = {Path(path).parts[0] for path in checkpoints}
+    assert len(folders) == 2
+    assert sorted(Path(path).name for path in checkpoints) == ["best.ckpt"] * 2 + ["last.ckpt"] * 2
