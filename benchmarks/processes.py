@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -101,7 +102,7 @@ def run(command, cwd, env=None):
 def epoch_times(stamps, warmup):
     """Wall and CPU seconds of each epoch after the warm-up, from one process's stamps."""
     edges = [*stamps["epoch_starts"], stamps["train_end"]]
-    epochs = [(end[0] - start[0], end[1] - start[1]) for start, end in zip(edges, edges[1:])]
+    epochs = [(end[0] - start[0], end[1] - start[1]) for start, end in pairwise(edges)]
     steady = epochs[warmup:]
     if not steady:
         raise SystemExit(f"{len(epochs)} epochs stamped, all of them warm-up")
