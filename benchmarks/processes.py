@@ -9,8 +9,11 @@
    logging. A process's figure is its median epoch after the warm-up epochs.
      full:  the project's own train.py, unmodified, with --patience high enough that
             early stopping never ends it sooner
-     bare:  the same model and data module in a Trainer with no extras (loops.py)
-     plain: a hand-written PyTorch loop over the same classes (loops.py)
+     bare:  the same model and data module in a Trainer with no logger, checkpoints,
+            progress bar, model summary or sanity check; deterministic=True as in
+            train.py, so both run the same numerics (loops.py)
+     plain: a hand-written PyTorch loop over the same classes, same optimizer and
+            schedule, deterministic algorithms too (loops.py)
 2. Start-up and time to accuracy: `python train.py` with its defaults against
    `python -c "import pytorch_lightning"`, interleaved, the order alternating.
 
