@@ -62,8 +62,9 @@ def test_processes_time_each_loop_in_processes_of_its_own(bake, tmp_path):
         for key in ("epoch_wall", "epoch_cpu"):
             spread = figures["epochs"]["loops"][name][key]
             assert spread["min"] == spread["median"] == spread["max"] == one_round[key]
+    assert set(figures["epochs"]["ratios"]) == set(figures["epochs"]["cpu_ratios"])
     assert set(figures["epochs"]["ratios"]) == {"bare", "plain"}
-    for ratio in figures["epochs"]["ratios"].values():
+    for ratio in [*figures["epochs"]["ratios"].values(), *figures["epochs"]["cpu_ratios"].values()]:
         assert len(ratio["per_round"]) == 1 and ratio["median"] > 0 and ratio["of_medians"] > 0
     startup = figures["startup"]
     assert startup["train"]["wall"]["median"] > startup["import"]["wall"]["median"] > 0
@@ -107,6 +108,7 @@ def test_ratios_are_taken_round_by_round():
     assert ratio["per_round"] == [0.5, 0.75]
     assert ratio["median"] == 0.625
     assert ratio["of_medians"] == 2.0 / 3.0
+    assert summary["cpu_ratios"]["bare"]["per_round"] == [1.0, 1.0]
 
 
 def test_turns_run_one_epoch_at_a_time_in_order():
