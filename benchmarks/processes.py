@@ -229,12 +229,12 @@ def print_loops(summary, rounds, epochs, warmup):
 def print_startup(startup, rounds):
     label, goal, stretch = GOALS["startup"]
     print(f"\n2. Start-up: {rounds} runs of each, interleaved; data already written")
-    print("   command                      wall s: median (spread)   CPU s (with children)")
+    print(f"   {'command':36s} wall s: median (spread)   CPU s (with children)")
     names = {"import": 'python -c "import pytorch_lightning"', "train": "python train.py"}
     for name, text in names.items():
         wall, cpu = startup[name]["wall"], startup[name]["cpu"]
         print(f"   {text:36s} {wall['median']:6.2f} ({wall['min']:.2f}-{wall['max']:.2f})", end="")
-        print(f"   {cpu['median']:6.2f}")
+        print(f"{'':10s}{cpu['median']:6.2f}")
     ratio = startup["ratio"]
     print(
         f"   train / import = {ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})"
