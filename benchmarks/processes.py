@@ -72,16 +72,17 @@ class Loop:
     env: dict = field(default_factory=dict)
 
 
-def standard_loops(epochs, deterministic="true"):
+def standard_loops(epochs):
     """full (train.py itself), bare and plain, each training `epochs` epochs."""
     full = [PYTHON, str(HERE / "stamp.py"), "train.py", "--max_epochs", str(epochs)]
+    # Early stopping must not end a process before its last epoch.
     full += ["--patience", str(10 * epochs + 100)]
-    others = {
-        name: [PYTHON, str(HERE / "loops.py"), name, ".", "--epochs", str(epochs)]
-        + ["--deterministic", deterministic]
-        for name in ("bare", "plain")
-    }
-    return [Loop("full", full), Loop("bare", others["bare"]), Loop("plain", others["plain"])]
+    loops = [Loop("full", full)]
+    for name in ("bare", "plain"):
+        loops.append(
+            Loop(name, [PYTHON, str(HERE / "loops.py"), name, ".", "--epochs", str(epochs)])
+        )
+    return loops
 
 
 def run(command, cwd, env=None):
