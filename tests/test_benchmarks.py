@@ -9,7 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-MEASURE = Path(__file__).resolve().parents[1] / "benchmarks" / "measure.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+MEASURE = BENCHMARKS / "measure.py"
+PROCESSES = BENCHMARKS / "processes.py"
 
 
 def test_measure_times_each_loop_on_each_data_folder(bake):
@@ -41,15 +43,76 @@ def test_measure_times_each_loop_on_each_data_folder(bake):
     ]
 
 
-def load_measure():
-    spec = importlib.util.spec_from_file_location("measure", MEASURE)
+def test_processes_time_each_loop_in_processes_of_its_own(bake, tmp_path):
+    project = bake()
+    report = tmp_path / "figures.json"
+    command = [sys.executable, str(PROCESSES), str(project), "--rounds", "1", "--epochs", "3"]
+    command += ["--warmup", "1", "--startup_rounds", "1", "--json", str(report)]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    figures = json.loads(report.read_text())
+
+    loops = ("full", "bare", "plain")
+    for name in loops:
+        (one_round,) = figures["rounds"][name]
+        # Three epochs stamped, the first left out as warm-up.
+        assert one_round["epochs"] == 2
+        assert 0 < one_round["epoch_wall"] < one_round["process_wall"]
+        assert one_round["epoch_cpu"] > 0
+        for key in ("epoch_wall", "epoch_cpu"):
+            spread = figures["epochs"]["loops"][name][key]
+            assert spread["min"] == spread["median"] == spread["max"] == one_round[key]
+    assert set(figures["epochs"]["ratios"]) == set(figures["epochs"]["cpu_ratios"])
+    assert set(figures["epochs"]["ratios"]) == {"bare", "plain"}
+    for ratio in [*figures["epochs"]["ratios"].values(), *figures["epochs"]["cpu_ratios"].values()]:
+        assert len(ratio["per_round"]) == 1 and ratio["median"] > 0 and ratio["of_medians"] > 0
+    startup = figures["startup"]
+    assert startup["train"]["wall"]["median"] > startup["import"]["wall"]["median"] > 0
+    assert len(startup["ratio"]["per_round"]) == 1
+    assert startup["test_acc"][0] > 0.5
+    # The full loop was train.py itself, run to the end: it wrote both of its checkpoints.
+    assert {path.name for path in project.rglob("*.ckpt")} == {"best.ckpt", "last.ckpt"}
+    for goal in ("goal 1a >= 0.90", "goal 1b >= 0.80", "goal 2 <= 1.5"):
+        assert goal in finished.stdout
+
+
+def load_module(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def test_epochs_span_from_one_start_to_the_next_and_rounds_rotate():
+    processes = load_module(PROCESSES)
+    stamps = {"epoch_starts": [[0.0, 0.0], [3.0, 1.0], [4.0, 1.5]], "train_end": [6.0, 2.5]}
+    assert processes.epoch_times(stamps, warmup=1) == ([1.0, 2.0], [0.5, 1.0])
+    orders = [processes.rotated(["full", "bare", "plain"], n) for n in range(4)]
+    assert orders == [
+        ["full", "bare", "plain"],
+        ["bare", "plain", "full"],
+        ["plain", "full", "bare"],
+        ["full", "bare", "plain"],
+    ]
+
+
+def test_ratios_are_taken_round_by_round():
+    processes = load_module(PROCESSES)
+    results = {
+        "full": [{"epoch_wall": 2.0, "epoch_cpu": 1.0}, {"epoch_wall": 4.0, "epoch_cpu": 2.0}],
+        "bare": [{"epoch_wall": 1.0, "epoch_cpu": 1.0}, {"epoch_wall": 3.0, "epoch_cpu": 2.0}],
+    }
+    summary = processes.summarize_loops(results)
+    assert summary["loops"]["full"]["epoch_wall"] == {"median": 3.0, "min": 2.0, "max": 4.0}
+    ratio = summary["ratios"]["bare"]
+    assert ratio["per_round"] == [0.5, 0.75]
+    assert ratio["median"] == 0.625
+    assert ratio["of_medians"] == 2.0 / 3.0
+    assert summary["cpu_ratios"]["bare"]["per_round"] == [1.0, 1.0]
+
+
 def test_turns_run_one_epoch_at_a_time_in_order():
-    measure = load_measure()
+    measure = load_module(MEASURE)
     epochs = {"a": 3, "b": 3, "c": 1}
     baton = measure.Baton(list(epochs))
     timed = {name: measure.Turn(baton, name) for name in epochs}
