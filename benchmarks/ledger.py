@@ -88,17 +88,17 @@ def build(ledger, epochs):
     sys.path.insert(0, ".")
     import train  # the baked project's train.py, run from its folder
 
-    args = train.build_parser().parse_args(["--max_epochs", str(epochs)])
+    patience = str(10 * epochs + 100)
+    args = train.build_parser().parse_args(["--max_epochs", str(epochs), "--patience", patience])
     pl.seed_everything(args.seed, workers=True, verbose=False)
-    datamodule = train.DigitsDataModule(data_dir=args.data_dir, batch_size=args.batch_size)
-    model = train.DigitsClassifier(**train.model_kwargs(args))
+    datamodule = train.DigitsDataModule(**train.data_settings(args))
+    report = {name: getattr(datamodule, name) for name in train.DATA_ARGUMENTS}
+    model = train.DigitsClassifier(**report)
     model.log = ledger.timed("self.log (bare too)", model.log)
-    options = train.trainer_kwargs(args)
-    options["logger"] = train.make_logger(options["default_root_dir"])
-    callbacks = train.make_callbacks(patience=10 * epochs + 100)
-    wrap_callbacks(ledger, callbacks)
-    wrap_logger(ledger, options["logger"])
-    trainer = pl.Trainer(**options, callbacks=[epoch_boundary(ledger), *callbacks])
+    trainer = train.build_trainer(args)
+    wrap_callbacks(ledger, trainer.callbacks)
+    wrap_logger(ledger, trainer.logger)
+    trainer.callbacks.insert(0, epoch_boundary(ledger))
     return trainer, model, datamodule
 
 

@@ -66,7 +66,14 @@ def bare_loop(model_class, datamodule_class, args, stamps):
         deterministic=args.deterministic == "true",
         callbacks=[stamping_callback(stamps)],
     )
-    trainer.fit(model_class(), datamodule=datamodule_class(data_dir=args.data_dir))
+    datamodule = datamodule_class(data_dir=args.data_dir)
+    trainer.fit(model_for(model_class, datamodule), datamodule=datamodule)
+
+
+def model_for(model_class, datamodule):
+    """The model train.py builds: its defaults, and the shape the data module reports."""
+    names = ("input_shape", "num_classes", "input_mean", "input_std")
+    return model_class(**{name: getattr(datamodule, name) for name in names})
 
 
 def plain_loop(model_class, datamodule_class, args, stamps):
@@ -81,7 +88,7 @@ def plain_loop(model_class, datamodule_class, args, stamps):
     datamodule.prepare_data()
     datamodule.setup("fit")
     train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
-    model = model_class()
+    model = model_for(model_class, datamodule)
     optimizers = model.configure_optimizers()
     optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]
     for epoch in range(args.epochs):

@@ -103,25 +103,28 @@ def lightning_loop(train, args, data_dir, full, turn):
         def on_train_end(self, trainer, pl_module):
             turn.epoch_ends()
 
-    flags = ["--data_dir", data_dir, "--max_epochs", str(args.epochs)]
+    flags = ["--data_dir", data_dir, "--max_epochs", str(args.epochs), "--patience", "10000"]
     flags += ["--num_workers", str(args.num_workers), "--default_root_dir", args.root_dir]
     parsed = train.build_parser().parse_args(flags)
     pl.seed_everything(parsed.seed, workers=True, verbose=False)
-    datamodule = train.DigitsDataModule(
-        data_dir=parsed.data_dir, batch_size=parsed.batch_size, num_workers=parsed.num_workers
-    )
-    model = train.DigitsClassifier(**train.model_kwargs(parsed))
-    options = train.trainer_kwargs(parsed)
+    datamodule = train.DigitsDataModule(**train.data_settings(parsed))
+    model = build_model(train, datamodule)
     if full:
-        # Exactly what train.py adds: its logger and callbacks (early stopping kept out of the way).
-        callbacks = train.make_callbacks(patience=10_000)
-        options["logger"] = train.make_logger(options["default_root_dir"])
+        # Exactly the Trainer train.py builds: its logger, callbacks and checkpoint writer.
+        trainer = train.build_trainer(parsed)
+        trainer.callbacks.append(TakeTurns())
     else:
-        callbacks = []
+        options = train.trainer_kwargs(parsed)
         options.update(logger=False, enable_checkpointing=False, enable_progress_bar=False)
         options.update(enable_model_summary=False)
-    trainer = pl.Trainer(**options, callbacks=[*callbacks, TakeTurns()])
+        trainer = pl.Trainer(**options, callbacks=[TakeTurns()])
     trainer.fit(model, datamodule=datamodule)
+
+
+def build_model(train, datamodule):
+    """The model train.py builds: its defaults, and the shape the data module reports."""
+    report = {name: getattr(datamodule, name) for name in train.DATA_ARGUMENTS}
+    return train.DigitsClassifier(**report)
 
 
 def plain_loop(train, args, data_dir, turn):
@@ -135,7 +138,7 @@ def plain_loop(train, args, data_dir, turn):
     datamodule.prepare_data()
     datamodule.setup("fit")
     train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
-    model = train.DigitsClassifier()
+    model = build_model(train, datamodule)
     optimizers = model.configure_optimizers()
     optimizer, scheduler = optimizers["optimizer"], optimizers["lr_scheduler"]
     for epoch in range(args.epochs):

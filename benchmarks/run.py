@@ -111,7 +111,7 @@ def loop_overhead(project, count, rounds, epochs=10):
 
 def write_enlarged_data(source, target, factor):
     """factor x the rows: the digits and jittered copies, as the same two .npy files."""
-    images = np.load(source / "images.npy")
+    images = np.load(source / "inputs.npy")
     labels = np.load(source / "labels.npy")
     rng = np.random.default_rng(0)
     copies = [images] + [
@@ -119,7 +119,7 @@ def write_enlarged_data(source, target, factor):
         for _ in range(factor - 1)
     ]
     target.mkdir(parents=True, exist_ok=True)
-    np.save(target / "images.npy", np.concatenate(copies))
+    np.save(target / "inputs.npy", np.concatenate(copies))
     np.save(target / "labels.npy", np.tile(labels, factor))
     return len(labels) * factor
 

@@ -56,10 +56,12 @@ def test_logger_writes_metrics_and_hyperparameters(bake, cli, logger):
     output = train(project, *flags)
     outputs = project / "outputs"
     if logger == "none":
-        expected = {"checkpoints", "learning_curves.png"}
+        expected = {"version_0"}
         if cli == "lightningcli":
             expected.add("config.yaml")  # LightningCLI saves the resolved config of each run
         assert {path.name for path in outputs.iterdir()} == expected
+        run_files = {path.name for path in (outputs / "version_0").iterdir()}
+        assert run_files == {"checkpoints", "learning_curves.png"}
     else:
         metrics_pattern, hparams_pattern = LOGGER_FILES[logger]
         assert list(outputs.glob(metrics_pattern)), f"no {metrics_pattern}"
