@@ -9,6 +9,7 @@ import importlib.util
 import itertools
 import json
 import re
+import tomllib
 
 import pytest
 from conftest import TEMPLATE
@@ -68,6 +69,18 @@ def test_torch_stays_at_the_build_setup_sh_installs():
     assert f"install --quiet {TORCH_PIN}" in setup_sh
     # floor.sh installs the pin alone, before the floors, as setup.sh does.
     assert FLOOR_SH.index('install --quiet "$torch_pin"') < FLOOR_SH.index('-r "$work/floors.txt"')
+
+
+def test_generated_ci_tests_the_oldest_and_the_newest_declared_python(bake):
+    project = bake()
+    table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    prefix = "Programming Language :: Python :: "
+    versions = [c.removeprefix(prefix) for c in table["classifiers"] if c.startswith(prefix)]
+    versions.sort(key=lambda version: tuple(map(int, version.split("."))))
+    assert table["requires-python"] == f">={versions[0]}"
+    workflow = (project / ".github" / "workflows" / "ci.yml").read_text()
+    matrix = re.search(r"python-version: (\[.*\])", workflow).group(1)
+    assert json.loads(matrix) == [versions[0], versions[-1]]
 
 
 def write_pyproject(folder, dependencies, dev=()):
