@@ -54,7 +54,8 @@ for i in "${!variants[@]}"; do
         echo "floor ok:     ${variants[$i]}: $(tail -n 1 "$log")"
     else
         echo "floor FAILED: ${variants[$i]}: $(tail -n 1 "$log")"
-        tail -n 60 "$log"
+        # The errors and the failed tests' names; the warnings summary would crowd them out.
+        grep -E '^(E  |FAILED |ERROR |error)' "$log" | head -n 60 || tail -n 40 "$log"
         failed=1
     fi
 done
