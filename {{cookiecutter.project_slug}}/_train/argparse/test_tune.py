@@ -1,0 +1,1 @@
+"""tune.py end to end."""
