@@ -5,14 +5,17 @@ The search space is not here: it lives with the model, in `suggest_hyperparamete
 
 import argparse
 import math
+import random
 import re
 import shlex
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytorch_lightning as pl
+import sqlalchemy.exc
 from pytorch_lightning.callbacks import Callback
 
 from {{ cookiecutter.package_name }}.callbacks import run_directory
@@ -91,12 +94,8 @@ def open_study(study_name: str, storage: str, seed: int | None) -> optuna.Study:
     """
     # The progress lines say what Optuna's own log would, once per trial.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    # Workers on one SQLite file wait for each other's writes rather than fail at once.
-    connect = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
     try:
-        database = optuna.storages.RDBStorage(
-            storage, engine_kwargs=connect, heartbeat_interval=HEARTBEAT_SECONDS
-        )
+        database = connect(storage)
         study = optuna.create_study(
             study_name=study_name,
             storage=database,
@@ -114,6 +113,26 @@ def open_study(study_name: str, storage: str, seed: int | None) -> optuna.Study:
     offset = len(study.trials) if seed is not None else 0
     study.sampler = optuna.samplers.TPESampler(seed=None if seed is None else seed + offset)
     return study
+
+
+def connect(storage: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """The study database, its tables created on first use.
+
+    Workers that start together race to create the tables: the losers try again.
+    """
+    # Workers on one SQLite file wait for each other's writes rather than fail at once.
+    engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {}
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    storage, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + random.random())
 
 
 def make_pruner() -> optuna.pruners.BasePruner:
@@ -239,7 +258,7 @@ def summary(study: optuna.Study, fixed_argv: list[str], prefix: str = "--") -> l
     states = [trial.state.name for trial in study.trials]
     counts = ", ".join(f"{states.count(state)} {state}" for state in sorted(set(states)))
     lines = [f"Study {study.study_name!r}: {len(states)} trials ({counts})"]
-    completed = [trial for trial in study.trials if trial.value is not None]
+    completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     if not completed:
         return [*lines, "No trial has completed yet: no best parameters."]
     best = study.best_trial
@@ -255,7 +274,7 @@ def summary(study: optuna.Study, fixed_argv: list[str], prefix: str = "--") -> l
 def draw_study(study: optuna.Study, root_dir: str | Path) -> Path | None:
     """Draw the optimization history, and parameter importances once enough trials have a
     value, side by side in one PNG under the runs folder; return its path."""
-    completed = [trial for trial in study.trials if trial.value is not None]
+    completed = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     if not completed:
         return None
     # Agg before pyplot, which Optuna's plots use: files only, never a window.
