@@ -1,9 +1,9 @@
 """Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags.
 
 Every trial is a train.py run that fits and validates, with no test: the search must not
-see the test set. {{ cookiecutter.model_class }}.suggest_hyperparameters holds the search space; every
-other flag, and a hyperparameter given as a flag, holds for all trials. The objective is
-each trial's best val_loss, minimized.
+see the test set. The model's suggest_hyperparameters holds the search space; every other
+flag, and a hyperparameter given as a flag, holds for all trials. The objective is each
+trial's best val_loss, minimized.
 """
 
 import argparse

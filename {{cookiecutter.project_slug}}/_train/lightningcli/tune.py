@@ -1,9 +1,9 @@
 """Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags.
 
 Every trial is a `train.py fit` run: the flags other than the tuning ones go to the project's
-LightningCLI, --config included, and hold for every trial. {{ cookiecutter.model_class }}.suggest_hyperparameters
-holds the search space; a --model.* setting given here is not searched. The objective is
-each trial's best val_loss, minimized.
+LightningCLI, --config included, and hold for every trial. The model's
+suggest_hyperparameters holds the search space; a --model.* setting given here is not
+searched. The objective is each trial's best val_loss, minimized.
 """
 
 import sys
