@@ -34,11 +34,12 @@ def place_license(project, license_name):
 
 
 def place_command_line(project, cli):
-    """Keep train.py and its tests for the chosen command line, and what only it uses."""
+    """Keep train.py, tune.py and their tests for the chosen command line, and what only it uses."""
     variants = project / "_train"
     if variants.is_dir():
-        (variants / cli / "train.py").replace(project / "train.py")
-        (variants / cli / "test_train.py").replace(project / "tests" / "test_train.py")
+        for script in ("train", "tune"):
+            (variants / cli / f"{script}.py").replace(project / f"{script}.py")
+            (variants / cli / f"test_{script}.py").replace(project / "tests" / f"test_{script}.py")
         remove(variants)
     if cli == "lightningcli":
         remove(project / ANSWERS["package_name"] / "trainer_args.py")

@@ -61,6 +61,7 @@ def expected_files(package="digits_classifier", **answers):
         "pyproject.toml",
         "predict.py",
         "train.py",
+        "tune.py",
         f"{package}/__init__.py",
         f"{package}/callbacks.py",
         f"{package}/checkpoints.py",
@@ -69,6 +70,7 @@ def expected_files(package="digits_classifier", **answers):
         f"{package}/files.py",
         f"{package}/model.py",
         f"{package}/runs.py",
+        f"{package}/tuning.py",
         "tests/conftest.py",
         "tests/test_checkpoints.py",
         "tests/test_data.py",
@@ -77,6 +79,8 @@ def expected_files(package="digits_classifier", **answers):
         "tests/test_predict.py",
         "tests/test_reproducibility.py",
         "tests/test_train.py",
+        "tests/test_tune.py",
+        "tests/test_tuning.py",
     }
     if answers.get("cli", "argparse") == "argparse":
         files |= {f"{package}/trainer_args.py", "tests/test_trainer_args.py"}

@@ -2,12 +2,17 @@
 
 import argparse
 import inspect
+from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
+
+if TYPE_CHECKING:
+    # For the type hint only: training and predicting never import Optuna.
+    import optuna
 
 
 class {{ cookiecutter.model_class }}(pl.LightningModule):
@@ -74,6 +79,21 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         # The defaults are written once, in __init__.
         parent_parser.set_defaults(**hyperparameter_defaults())
         return parent_parser
+
+    @staticmethod
+    def suggest_hyperparameters(trial: "optuna.Trial") -> dict:
+        """tune.py's search space: a value for each hyperparameter it searches, from `trial`.
+
+        Edit the ranges here; a hyperparameter left out keeps its flag or default.
+        """
+        return {
+            # Log scales: a step from 1e-4 to 2e-4 matters as much as one from 1e-2 to 2e-2.
+            "learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-2, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+            "channels": trial.suggest_int("channels", 8, 64, log=True),
+            "hidden_units": trial.suggest_int("hidden_units", 32, 256, log=True),
+            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        }
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Return class scores (logits) for a batch of inputs shaped (N, *input_shape)."""

@@ -2,9 +2,11 @@
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
@@ -110,9 +112,11 @@ def at_least(minimum: int, maximum: int | None = None):
     return parse
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, set[str]]:
+def parse_args(
+    argv: list[str] | None = None, parser: ArgumentParser | None = None
+) -> tuple[argparse.Namespace, set[str]]:
     """The parsed arguments, and the names of those given on the command line."""
-    parser = build_parser()
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     # Parsing again over a namespace that already holds every name leaves out the defaults.
     unset = object()
@@ -124,6 +128,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, set[s
 
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> dict:
     """Fit, test the best weights, and return the test metrics."""
+    trainer, model, datamodule = fit(args, given)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+    if best:
+        rank_zero_info(f"Best checkpoint: {best}")
+    return results[0] if results else {}
+
+
+def fit(
+    args: argparse.Namespace, given: set[str] = frozenset(), callbacks: Sequence[Callback] = ()
+) -> tuple[pl.Trainer, pl.LightningModule, pl.LightningDataModule]:
+    """Build the data, the model and the Trainer, with `callbacks` beside the project's, and fit."""
     pl.seed_everything(args.seed, workers=True)
     ckpt_path = None
     if args.ckpt_path:
@@ -135,14 +151,10 @@ def train(args: argparse.Namespace, given: set[str] = frozenset()) -> dict:
             data_report["num_classes"] = checked_num_classes(args.num_classes, datamodule)
         hyperparameters = {name: getattr(args, name) for name in hyperparameter_defaults()}
         model = {{ cookiecutter.model_class }}(**data_report, **hyperparameters)
-    trainer = build_trainer(args)
+    trainer = build_trainer(args, callbacks)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     check_training_finished(trainer)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
-    if best:
-        rank_zero_info(f"Best checkpoint: {best}")
-    return results[0] if results else {}
+    return trainer, model, datamodule
 
 
 def data_settings(args: argparse.Namespace) -> dict:
@@ -161,15 +173,15 @@ def checked_num_classes(num_classes: int, datamodule: pl.LightningDataModule) ->
     return num_classes
 
 
-def build_trainer(args: argparse.Namespace) -> pl.Trainer:
-    """The Trainer from its flags, with the project's callbacks and a run folder of its own."""
+def build_trainer(args: argparse.Namespace, callbacks: Sequence[Callback] = ()) -> pl.Trainer:
+    """The Trainer from its flags, with `callbacks`, the project's, and a run folder of its own."""
     trainer_options = trainer_kwargs(args)
     validating = trainer_options.get("limit_val_batches") != 0
     if not validating:
         rank_zero_info("No validation (--limit_val_batches 0): no early stopping and no best.ckpt.")
     with_logger = trainer_options.get("logger") is not False
     trainer_options["logger"], run_dir = start_run(args.default_root_dir, with_logger)
-    callbacks = make_callbacks(
+    callbacks = list(callbacks) + make_callbacks(
         seed=args.seed,
         enable_checkpointing=trainer_options.get("enable_checkpointing") is not False,
         enable_progress_bar=trainer_options.get("enable_progress_bar") is not False,

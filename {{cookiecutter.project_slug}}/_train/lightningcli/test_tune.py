@@ -1,0 +1,161 @@
+"""tune.py end to end: trials, resuming, a seeded repeat, pruning, parallel workers, refusals."""
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+import tune
+from train import main as train_main
+from tune import main
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+COMPLETE, PRUNED, FAIL = (optuna.trial.TrialState[name] for name in ("COMPLETE", "PRUNED", "FAIL"))
+
+
+def tune_flags(data_dir, root, *flags):
+    """Flags for a search of one-batch epochs, quiet and with no DataLoader workers."""
+    return [
+        *("--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
+        *("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1"),
+        *("--trainer.limit_val_batches", "1", "--data.num_workers", "0"),
+        *("--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"),
+        *flags,
+    ]
+
+
+def load(root, study_name):
+    return optuna.load_study(study_name=study_name, storage=f"sqlite:///{root / 'optuna.db'}")
+
+
+def test_help_lists_the_tuning_and_the_training_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    for flag in ("--n_trials", "--study_name", "--storage", "--timeout", "--seed"):
+        assert flag in help_text
+    for flag in ("--trainer.max_epochs", "--model.learning_rate", "--data.data_dir", "--config"):
+        assert flag in help_text
+
+
+def test_seeded_study_repeats_resumes_and_prints_a_command_that_reproduces(
+    data_dir, tmp_path, capsys
+):
+    main(tune_flags(data_dir, tmp_path, "--n_trials", "2", "--seed", "3", "--study_name", "a"))
+    resumed = main(
+        tune_flags(data_dir, tmp_path, "--n_trials", "1", "--seed", "3", "--study_name", "a")
+    )
+    output = capsys.readouterr().out
+    fresh = main(
+        tune_flags(data_dir, tmp_path, "--n_trials", "1", "--seed", "3", "--study_name", "b")
+    )
+    trials = resumed.trials
+    assert [(trial.number, trial.state) for trial in trials] == [
+        (0, COMPLETE),
+        (1, COMPLETE),
+        (2, COMPLETE),
+    ]
+    # A resumed seeded study goes on to new suggestions; a fresh one repeats the first.
+    assert trials[2].params != trials[0].params
+    assert (fresh.trials[0].params, fresh.trials[0].value) == (trials[0].params, trials[0].value)
+    run_dirs = {trial.user_attrs["run_dir"] for trial in [*trials, *fresh.trials]}
+    assert len(run_dirs) == 4 and all(Path(run_dir).is_dir() for run_dir in run_dirs)
+    assert "trial 2 COMPLETE: best val_loss" in output
+    assert (tmp_path / "study_a.png").is_file()
+    # The printed command trains the best trial again, to the same value.
+    command = output.split("Reproduce it with:\n")[-1].splitlines()[0]
+    cli = train_main(shlex.split(command)[2:])
+    assert float(cli.trainer.checkpoint_callback.best_model_score) == resumed.best_value
+
+
+def test_a_hopeless_trial_is_pruned(data_dir, tmp_path, monkeypatch, capsys):
+    # A pruner that prunes any positive loss: the trial stops after its first epoch.
+    monkeypatch.setattr(
+        "{{ cookiecutter.package_name }}.tuning.make_pruner",
+        lambda: optuna.pruners.ThresholdPruner(upper=0.0),
+    )
+    study = main(tune_flags(data_dir, tmp_path, "--n_trials", "1", "--trainer.max_epochs", "3"))
+    (trial,) = study.trials
+    assert trial.state == PRUNED and list(trial.intermediate_values) == [0]
+    assert "trial 0 PRUNED: pruned after epoch 0, 1 epochs" in capsys.readouterr().out
+
+
+def test_flags_given_hold_for_every_trial_and_are_not_searched(tmp_path, monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(tune, "CLI", lambda *classes, args, **kwargs: seen.append(args))
+    flags = ["--trainer.default_root_dir", str(tmp_path), "--model.learning_rate", "0.01"]
+    study = main([*flags, "--n_trials", "2"])
+    assert all(args.count("--model.learning_rate") == 1 for args in seen)
+    assert len({args[args.index("--model.dropout") + 1] for args in seen}) == 2
+    assert all("learning_rate" not in trial.params for trial in study.trials)
+    assert capsys.readouterr().out.count("--model.learning_rate 0.01") == 1
+
+
+def test_ctrl_c_marks_the_running_trial_failed_and_exits_130(tmp_path, monkeypatch):
+    def interrupted(*classes, **kwargs):
+        sys.exit(1)  # what Lightning does on Ctrl-C during fit
+
+    monkeypatch.setattr(tune, "CLI", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--trainer.default_root_dir", str(tmp_path), "--study_name", "s"])
+    assert exit_info.value.code == 130
+    assert [trial.state for trial in load(tmp_path, "s").trials] == [FAIL]
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(data_dir, tmp_path):
+    command = [
+        *(sys.executable, str(PROJECT_ROOT / "tune.py")),
+        *tune_flags(data_dir, tmp_path, "--n_trials", "2", "--study_name", "shared"),
+    ]
+    workers = [
+        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=600)[0].decode() for worker in workers]
+    for worker, output in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, output[-2000:]
+    trials = load(tmp_path, "shared").trials
+    assert sorted(trial.number for trial in trials) == [0, 1, 2, 3]
+    assert {trial.state for trial in trials} == {COMPLETE}
+    assert len({trial.user_attrs["run_dir"] for trial in trials}) == 4
+
+
+REFUSALS = {
+    "n_trials": (["--n_trials", "two"], "argument --n_trials: 'two' is not allowed"),
+    "storage": (["--storage", "nosuchdb://x"], "error: --storage nosuchdb://x: "),
+    "ckpt_path": (["--ckpt_path", "last"], "error: --ckpt_path: every trial trains from"),
+    "no-validation": (
+        ["--trainer.limit_val_batches", "0"],
+        "error: --trainer.limit_val_batches 0: trials",
+    ),
+}
+
+
+@pytest.mark.parametrize(("flags", "message"), REFUSALS.values(), ids=REFUSALS)
+def test_bad_input_is_one_line_and_a_failure(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--trainer.default_root_dir", str(tmp_path), *flags])
+    code = exit_info.value.code
+    said = capsys.readouterr().err + (code if isinstance(code, str) else "")
+    assert code not in (0, None) and message in said
+    assert len(said.strip().splitlines()) == 1
+
+
+def test_a_flag_train_py_refuses_stops_before_any_trial(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--trainer.default_root_dir", str(tmp_path), "--trainer.max_epochs", "x"])
+    assert exit_info.value.code not in (0, None)
+    assert not (tmp_path / "optuna.db").exists()
+
+
+def test_a_study_that_maximizes_is_refused(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'other.db'}"
+    optuna.create_study(study_name="accuracy", storage=storage, direction="maximize")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--storage", storage, "--study_name", "accuracy"])
+    assert "maximizes its objective" in str(exit_info.value.code)
