@@ -16,7 +16,7 @@ def load_own_data():
 
 
 # Fewer examples than the benchmark uses, enough to show learning within the default epochs.
-@pytest.mark.parametrize(("kind", "per_class"), [("rgb", 60), ("gray", 30), ("table", None)])
+@pytest.mark.parametrize(("kind", "per_class"), [("rgb", 60), ("gray", 50), ("table", None)])
 def test_own_data_trains_to_good_accuracy_with_the_defaults(bake, kind, per_class):
     own_data = load_own_data()
     project = bake()

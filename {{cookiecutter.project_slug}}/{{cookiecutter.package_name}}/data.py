@@ -17,7 +17,7 @@ from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from pytorch_lightning.utilities import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from .errors import DataError
+from .errors import DataError, SettingsError
 from .files import atomic_file
 
 INPUTS_FILE = "inputs.npy"
@@ -116,6 +116,23 @@ def write_digits(data_dir: str | Path) -> None:
         raise DataError(f"data_dir {data_dir}: cannot write the data ({err.strerror})") from None
 
 
+def check_settings(
+    batch_size: int, num_workers: int | None, val_fraction: float, test_fraction: float, seed: int
+) -> None:
+    """Raise SettingsError, in one line naming the setting, for a value it does not allow."""
+    if batch_size < 1:
+        raise SettingsError(f"batch_size {batch_size} is not allowed: give 1 or more")
+    if num_workers is not None and num_workers < 0:
+        raise SettingsError(f"num_workers {num_workers} is not allowed: give 0 or more")
+    if not 0 <= seed < 2**32:
+        raise SettingsError(f"seed {seed} is not allowed: give 0 to {2**32 - 1}")
+    if not (val_fraction >= 0 and test_fraction >= 0 and val_fraction + test_fraction < 1):
+        raise SettingsError(
+            f"val_fraction {val_fraction} and test_fraction {test_fraction} are not allowed:"
+            " give fractions from 0 that leave some examples to train on"
+        )
+
+
 def split_indices(
     num_examples: int, val_fraction: float, test_fraction: float, split_seed: int
 ) -> tuple[list[int], list[int], list[int]]:
@@ -145,8 +162,9 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         seed: int = 42,
     ):
         super().__init__()
+        check_settings(batch_size, num_workers, val_fraction, test_fraction, seed)
         self.save_hyperparameters()
-        self.train_set = self.val_set = self.test_set = self.predict_set = None
+        self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
         """Write the bundled digits when `data_dir` is the default folder and holds no data yet.

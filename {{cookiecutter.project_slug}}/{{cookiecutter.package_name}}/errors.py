@@ -13,6 +13,10 @@ class CheckpointError(Exception):
     """A checkpoint that is missing, unreadable, or does not fit this run."""
 
 
+class SettingsError(ValueError):
+    """A setting outside what it allows."""
+
+
 class TrainingError(Exception):
     """Training that ran but gave no usable model."""
 

@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import Callback
 
 from {{ cookiecutter.package_name }}.callbacks import run_directory
 
-DEFAULT_STUDY_NAME = {{ cookiecutter.project_slug | tojson }}
+DEFAULT_STUDY_NAME = "digits-classifier"
 DEFAULT_N_TRIALS = 20
 # Trials with a final value before parameter importances mean anything.
 MIN_TRIALS_FOR_IMPORTANCES = 5

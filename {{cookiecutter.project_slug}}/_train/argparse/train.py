@@ -27,6 +27,7 @@ from {{ cookiecutter.package_name }}.errors import (
     ArgumentParser,
     CheckpointError,
     DataError,
+    SettingsError,
     TrainingError,
     interruption_exit_code,
 )
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     args, given = parse_args(argv)
     try:
         return train(args, given)
-    except (DataError, CheckpointError, TrainingError) as err:
+    except (DataError, CheckpointError, SettingsError, TrainingError) as err:
         sys.exit(f"error: {err}")
     except MisconfigurationException as err:
         sys.exit(f"error: {str(err).splitlines()[0]}")

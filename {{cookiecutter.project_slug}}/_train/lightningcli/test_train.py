@@ -156,7 +156,39 @@ def test_last_without_a_checkpoint_says_so(data_dir, tmp_path):
     assert "no last.ckpt under" in str(exit_info.value.code)
 
 
-def test_a_seed_that_is_not_a_number_is_refused(data_dir, tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        fit(data_dir, tmp_path, "--seed_everything", "true")
-    assert "seed_everything: give a number" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [("true", "seed_everything: give a number"), ("-1", "seed_everything -1 is not allowed")],
+)
+def test_a_seed_that_is_not_a_usable_number_is_refused(data_dir, tmp_path, capsys, seed, message):
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path / "runs", "--seed_everything", seed)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+BAD_SETTINGS = {
+    "batch-size-zero": (["--data.batch_size", "0"], "batch_size 0 is not allowed"),
+    "workers-negative": (["--data.num_workers", "-1"], "num_workers -1 is not allowed"),
+    "max-epochs-zero": (["--trainer.max_epochs", "0"], "trainer.max_epochs 0 is not allowed"),
+}
+
+
+@pytest.mark.parametrize(("flags", "message"), BAD_SETTINGS.values(), ids=BAD_SETTINGS)
+def test_bad_settings_exit_with_one_line_and_no_run_folder(data_dir, tmp_path, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path / "runs", *flags)
+    assert message in str(exit_info.value.code)
+    assert "\n" not in str(exit_info.value.code)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_accelerator_is_one_line_and_no_run_folder(data_dir, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path / "runs", "--trainer.accelerator", "gpu")
+    message = str(exit_info.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    assert not list((tmp_path / "runs").rglob("*"))

@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_clas
 from {{ cookiecutter.package_name }}.errors import (
     CheckpointError,
     DataError,
+    SettingsError,
     TrainingError,
     interruption_exit_code,
 )
@@ -43,6 +44,8 @@ def run_seed(seed_everything: int | bool) -> int:
     """The one seed the data order and the per-epoch reseeding follow, as a number."""
     if isinstance(seed_everything, bool):
         raise ValueError("seed_everything: give a number, so that every run can be repeated")
+    if not 0 <= seed_everything < 2**32:
+        raise ValueError(f"seed_everything {seed_everything} is not allowed: give 0 to {2**32 - 1}")
     return seed_everything
 
 
@@ -57,6 +60,10 @@ class CLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
+        if config.trainer.max_epochs == 0:
+            raise SettingsError(
+                "trainer.max_epochs 0 is not allowed: give -1 (no limit) or 1 or more"
+            )
         if config.ckpt_path or self.subcommand != "fit":
             self.use_checkpoint_settings(config)
 
@@ -128,7 +135,7 @@ def main(args: list[str] | None = None) -> CLI:
             save_config_kwargs={"overwrite": True},
             args=args,
         )
-    except (DataError, CheckpointError, TrainingError) as err:
+    except (DataError, CheckpointError, SettingsError, TrainingError) as err:
         sys.exit(f"error: {err}")
     except MisconfigurationException as err:
         sys.exit(f"error: {str(err).splitlines()[0]}")
