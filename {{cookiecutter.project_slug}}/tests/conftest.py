@@ -64,8 +64,3 @@ def run_in_tmp_path(tmp_path, monkeypatch):
     """Runs write relative paths (outputs/, ...) under tmp_path; pytest's flags stay its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["train.py"])
-{%- if cookiecutter.cli == "lightningcli" and cookiecutter.logger == "mlflow" %}
-    # MLflow sets up its store folder (and its .trash) once per process, in the first
-    # test's folder; every test runs in its own, so set it up there too.
-    (tmp_path / "outputs" / "mlruns" / ".trash").mkdir(parents=True)
-{%- endif %}
