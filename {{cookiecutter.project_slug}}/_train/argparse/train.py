@@ -37,6 +37,7 @@ from {{ cookiecutter.package_name }}.model import (
 )
 from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.trainer_args import (
+    HelpFormatter,
     add_trainer_args,
     trainer_kwargs,
 )
@@ -48,7 +49,7 @@ SPEED_ONLY = {"num_workers"}
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_trainer_args(parser)
     {{ cookiecutter.model_class }}.add_model_specific_args(parser)
