@@ -187,7 +187,7 @@ def test_readme_table_names_files_of_the_bake(bake, variant):
     assert [name for name in files if not (project / name).is_file()] == []
 
 
-def test_readme_program_flags_are_the_program_group_of_help(bake):
+def test_readme_describes_the_groups_of_help(bake):
     project = bake()
     readme = (project / "README.md").read_text()
     listed = re.findall(r"`(--\w+)`", re.search(r"\*\*Program\*\*:(.*?)\n\n", readme, re.S)[1])
@@ -195,3 +195,11 @@ def test_readme_program_flags_are_the_program_group_of_help(bake):
     assert status == 0, output
     program = output.split("\nProgram:\n")[1]
     assert re.findall(r"^  (--\w+)", program, re.MULTILINE) == listed
+    # The Trainer defaults the README says the project sets are the ones --help shows.
+    help_text = " ".join(output.split())
+    project_sets = re.search(r"the few this project sets(.*?)\)\.", readme, re.S)[1]
+    pairs = re.findall(r"`(--\w+) (\S+)`", project_sets)
+    assert len(pairs) == 4, project_sets
+    for flag, value in pairs:
+        shown = re.search(rf" {flag} \S+ .*?\(default: (\S+)\)", help_text)[1]
+        assert shown.lower() == value, flag
