@@ -64,7 +64,7 @@ def build_parser() -> ArgumentParser:
     program.add_argument(
         "--num_classes",
         type=at_least(1),
-        help="number of classes, if more than the labels show (default: largest label + 1)",
+        help="number of classes, if more than the labels show; if not given, the largest label + 1",
     )
     program.add_argument(
         "--seed", type=at_least(0, 2**32 - 1), default=42, help="seed for every random generator"
