@@ -5,6 +5,7 @@ import argparse
 import pytest
 
 from {{ cookiecutter.package_name }}.trainer_args import (
+    HelpFormatter,
     add_trainer_args,
     trainer_kwargs,
 )
@@ -59,3 +60,44 @@ def test_object_only_arguments_have_no_flag():
     flags = {option for action in parser._actions for option in action.option_strings}
     assert "--callbacks" not in flags and "--plugins" not in flags
     assert {"--accelerator", "--devices", "--num_nodes", "--precision"} <= flags
+
+
+def help_parser():
+    """A parser as train.py builds it: Trainer flags, one project default, defaults in help."""
+    parser = argparse.ArgumentParser(formatter_class=HelpFormatter, exit_on_error=False)
+    add_trainer_args(parser).set_defaults(max_epochs=10)
+    return parser
+
+
+def flag_help(parser, flag):
+    """The help of one flag, on one line."""
+    help_text = " ".join(parser.format_help().split())
+    return help_text.split(f" {flag} ", 1)[1].split(" --", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("flag", "shown"),
+    [
+        ("--accelerator", "(default: auto)"),
+        ("--devices", "(default: auto)"),
+        ("--num_nodes", "(default: 1)"),
+        ("--fast_dev_run", "(default: False)"),
+        ("--max_epochs", "(default: 10)"),
+        ("--logger", "(default: True)"),
+    ],
+)
+def test_help_shows_each_flags_default(flag, shown):
+    help_text = flag_help(help_parser(), flag)
+    assert help_text.endswith(shown)
+    assert help_text.count("(default:") == 1
+
+
+def test_defaults_shown_in_help_stay_out_of_the_namespace():
+    assert trainer_kwargs(help_parser().parse_args([])) == {"max_epochs": 10}
+
+
+def test_flags_text_cannot_set_usefully_are_left_out_or_explained():
+    parser = help_parser()
+    flags = {option for action in parser._actions for option in action.option_strings}
+    assert "--model_registry" not in flags
+    assert "false switches the project's logger off" in flag_help(parser, "--logger")

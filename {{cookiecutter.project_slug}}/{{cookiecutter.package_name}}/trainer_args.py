@@ -10,25 +10,47 @@ import inspect
 import pathlib
 import re
 import typing
+from collections.abc import Callable
+from typing import Any
 
 import pytorch_lightning as pl
 
 TRUE_WORDS = {"true", "yes", "on"}
 FALSE_WORDS = {"false", "no", "off"}
+# Names a Trainer argument's type in help; a literal value is ("literal", value).
+Accepted = list[type | tuple[str, Any] | None]
+# model_registry names a model for Lightning's cloud hub, which no run of this project uses.
+LEFT_OUT = {"model_registry"}
+# The project builds its own logger (runs.py): from text, only switching it off makes sense,
+# and a run without --logger logs as one with --logger true does.
+PROJECT_HELP = {"logger": "false switches the project's logger off"}
+PROJECT_DEFAULTS = {"logger": True}
 
 
-def add_trainer_args(parser):
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show every flag's default; a Trainer flag the project leaves alone shows the Trainer's."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = super()._get_help_string(action) or ""
+        defaults = trainer_defaults()
+        if action.default is argparse.SUPPRESS and action.dest in defaults:
+            # argparse formats help with %-style placeholders.
+            help_text += f" (default: {defaults[action.dest]})".replace("%", "%%")
+        return help_text
+
+
+def add_trainer_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add one flag per Trainer argument that text can express, in a "Trainer" group.
 
     Flags the user does not give stay out of the parsed namespace, so the Trainer keeps
     its own defaults for them; `parser.set_defaults` can still set a project default.
     """
     group = parser.add_argument_group("Trainer", "arguments passed to pytorch_lightning.Trainer")
-    help_texts = docstring_args(pl.Trainer.__init__.__doc__)
+    help_texts = {**docstring_args(pl.Trainer.__init__.__doc__), **PROJECT_HELP}
     type_hints = typing.get_type_hints(pl.Trainer.__init__)
     for name in trainer_arg_names():
         accepted = scalar_types(type_hints.get(name, str))
-        if not any(kind is not None for kind in accepted):
+        if name in LEFT_OUT or not any(kind is not None for kind in accepted):
             continue  # only Python objects fit here, such as callbacks or plugins
         group.add_argument(
             f"--{name}",
@@ -40,17 +62,25 @@ def add_trainer_args(parser):
     return parser
 
 
-def trainer_arg_names():
+def trainer_arg_names() -> list[str]:
+    """The names of the Trainer's arguments, in the signature's order."""
     return [name for name in inspect.signature(pl.Trainer.__init__).parameters if name != "self"]
 
 
-def trainer_kwargs(args):
+def trainer_defaults() -> dict[str, Any]:
+    """Each Trainer argument's value when not given: the signature's default, or the project's."""
+    parameters = inspect.signature(pl.Trainer.__init__).parameters
+    defaults = {name: parameters[name].default for name in trainer_arg_names()}
+    return {**defaults, **PROJECT_DEFAULTS}
+
+
+def trainer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The Trainer's arguments among the parsed ones."""
     names = set(trainer_arg_names())
     return {name: value for name, value in vars(args).items() if name in names}
 
 
-def scalar_types(hint):
+def scalar_types(hint: Any) -> Accepted:
     """Flatten a type hint into what text can be parsed into: types and literal values."""
     origin = typing.get_origin(hint)
     if origin is typing.Union:
@@ -68,10 +98,10 @@ def scalar_types(hint):
     return []
 
 
-def value_parser(name, accepted):
+def value_parser(name: str, accepted: Accepted) -> Callable[[str], Any]:
     """Return a function that parses the text of flag `name` into the first type it fits."""
 
-    def parse(text):
+    def parse(text: str) -> Any:
         lowered = text.lower()
         if None in accepted and lowered == "none":
             return None
@@ -96,7 +126,8 @@ def value_parser(name, accepted):
     return parse
 
 
-def metavar(accepted):
+def metavar(accepted: Accepted) -> str:
+    """The placeholder help shows for a flag's value, such as INT|FLOAT."""
     names = {bool: "BOOL", int: "INT", float: "FLOAT", str: "TEXT", list: "IDS"}
     parts = [names[kind] for kind in accepted if kind in names]
     if any(isinstance(kind, tuple) for kind in accepted):
@@ -104,7 +135,7 @@ def metavar(accepted):
     return "|".join(dict.fromkeys(parts))
 
 
-def docstring_args(docstring):
+def docstring_args(docstring: str | None) -> dict[str, str]:
     """Map each argument in a Google-style "Args:" section to its first sentence."""
     descriptions = {}
     name = None
@@ -120,7 +151,8 @@ def docstring_args(docstring):
     return {name: first_sentence(text) for name, text in descriptions.items()}
 
 
-def first_sentence(text):
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring's text, with Sphinx roles reduced to their names."""
     text = re.sub(r":\w+:`~?([^`]+)`|``([^`]+)``", lambda m: m.group(1) or m.group(2), text)
     sentence = re.split(r"(?<=[.)])\s+(?=[A-Z])", text.strip(), maxsplit=1)[0]
     # argparse formats help with %-style placeholders.

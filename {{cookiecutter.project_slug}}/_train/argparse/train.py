@@ -38,6 +38,7 @@ from {{ cookiecutter.package_name }}.model import (
 )
 from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.trainer_args import (
+    HelpFormatter,
     add_trainer_args,
     trainer_kwargs,
 )
@@ -49,7 +50,7 @@ SPEED_ONLY = {"num_workers"}
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_trainer_args(parser)
     {{ cookiecutter.model_class }}.add_model_specific_args(parser)
@@ -64,7 +65,7 @@ def build_parser() -> ArgumentParser:
     program.add_argument(
         "--num_classes",
         type=at_least(1),
-        help="number of classes, if more than the labels show (default: largest label + 1)",
+        help="number of classes, if more than the labels show; if not given, the largest label + 1",
     )
     program.add_argument(
         "--seed", type=at_least(0, 2**32 - 1), default=42, help="seed for every random generator"
