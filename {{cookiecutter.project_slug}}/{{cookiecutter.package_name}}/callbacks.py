@@ -1,6 +1,7 @@
 """The run's callbacks: Lightning's checkpoints, early stopping, progress bar, and two of ours."""
 
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,15 @@ class ResumeHint(Callback):
         else:
             advice = "no epoch had finished, so there is nothing to resume"
         rank_zero_info(f"Stopped by {signal_name} in epoch {trainer.current_epoch}: {advice}.")
+        # As the run shuts down, a DataLoader worker may hang up mid-way through handing a
+        # batch over; the thread receiving it would print that expected reset as a traceback.
+        threading.excepthook = quiet_about_connection_resets
+
+
+def quiet_about_connection_resets(args: threading.ExceptHookArgs) -> None:
+    """A thread's uncaught exception, printed as usual unless it is a dropped connection."""
+    if not issubclass(args.exc_type, ConnectionResetError):
+        threading.__excepthook__(args)
 
 
 class LearningCurves(Callback):
