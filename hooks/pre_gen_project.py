@@ -51,6 +51,7 @@ RESERVED_CLASS_NAMES = {
     "Path",
     "ReportToTrial",
     "SUBCOMMANDS",
+    "SettingsError",
     "Sequence",
     "Subset",
     "Trainer",
