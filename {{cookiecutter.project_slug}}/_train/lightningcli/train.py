@@ -123,18 +123,22 @@ class CLI(LightningCLI):
             raise
 
 
+def run_cli(args: list[str] | None = None, cli_class: type[CLI] = CLI, **kwargs) -> CLI:
+    """The project's LightningCLI over `args`: its model, its data, and configs/default.yaml."""
+    return cli_class(
+        {{ cookiecutter.model_class }},
+        {{ cookiecutter.datamodule_class }},
+        parser_kwargs={name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS},
+        # Without a logger, the config of the newest run is kept in the root folder.
+        save_config_kwargs={"overwrite": True},
+        args=args,
+        **kwargs,
+    )
+
+
 def main(args: list[str] | None = None) -> CLI:
     try:
-        return CLI(
-            {{ cookiecutter.model_class }},
-            {{ cookiecutter.datamodule_class }},
-            parser_kwargs={
-                name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS
-            },
-            # Without a logger, the config of the newest run is kept in the root folder.
-            save_config_kwargs={"overwrite": True},
-            args=args,
-        )
+        return run_cli(args)
     except (DataError, CheckpointError, SettingsError, TrainingError) as err:
         sys.exit(f"error: {err}")
     except MisconfigurationException as err:

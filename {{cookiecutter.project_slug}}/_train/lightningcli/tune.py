@@ -11,7 +11,6 @@ import sys
 import optuna
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import (
     ArgumentParser,
     CheckpointError,
@@ -34,7 +33,7 @@ from {{ cookiecutter.package_name }}.tuning import (
     open_study,
     search,
 )
-from train import CLI, DEFAULT_CONFIG, SUBCOMMANDS
+from train import CLI, run_cli
 from train import main as train_main
 
 
@@ -74,20 +73,9 @@ class CheckFlags(CLI):
 def checked_config(training_argv: list[str]):
     """The configuration every trial starts from; bad flags stop here, before any trial."""
     try:
-        run_cli(CheckFlags, training_argv)
+        run_cli(["fit", *training_argv], CheckFlags)
     except FlagsChecked as checked:
         return checked.config
-
-
-def run_cli(cli_class: type[CLI], training_argv: list[str], **kwargs) -> CLI:
-    """`train.py fit` with these flags, as train.py builds its CLI."""
-    return cli_class(
-        {{ cookiecutter.model_class }},
-        {{ cookiecutter.datamodule_class }},
-        parser_kwargs={name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS},
-        args=["fit", *training_argv],
-        **kwargs,
-    )
 
 
 def fixed_hyperparameters(model_config, training_argv: list[str]) -> dict:
@@ -117,7 +105,7 @@ def objective(trial: optuna.Trial, training_argv: list[str], fixed: dict) -> flo
     ]
     reporter = ReportToTrial(trial)
     try:
-        run_cli(CLI, [*training_argv, *searched], trainer_defaults={"callbacks": [reporter]})
+        run_cli(["fit", *training_argv, *searched], trainer_defaults={"callbacks": [reporter]})
     except SystemExit as err:
         # Lightning turns Ctrl-C during fit into an exit; Optuna must see an error to mark FAIL.
         raise TrialInterrupted("interrupted") from err
