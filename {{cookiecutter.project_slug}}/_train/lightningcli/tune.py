@@ -105,7 +105,7 @@ def objective(trial: optuna.Trial, training_argv: list[str], fixed: dict) -> flo
     ]
     reporter = ReportToTrial(trial)
     try:
-        run_cli(["fit", *training_argv, *searched], trainer_defaults={"callbacks": [reporter]})
+        run_cli(["fit", *training_argv, *searched], CLI, trainer_defaults={"callbacks": [reporter]})
     except SystemExit as err:
         # Lightning turns Ctrl-C during fit into an exit; Optuna must see an error to mark FAIL.
         raise TrialInterrupted("interrupted") from err
