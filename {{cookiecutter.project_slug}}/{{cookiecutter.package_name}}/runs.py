@@ -56,8 +56,13 @@ def make_logger(root_dir: str | Path) -> tuple[Logger | bool, Path | None]:
 
     return CSVLogger(save_dir=root_dir, name="", version=version), run_dir
 {%- elif cookiecutter.logger == "wandb" %}
+    import wandb
     from pytorch_lightning.loggers import WandbLogger
 
+    # Runs in one process (tune.py's trials) each need a wandb run of their own, and
+    # WandbLogger would join the run an earlier one left open.
+    if wandb.run is not None:
+        wandb.finish()
     # Offline unless you ask for more: `wandb login` and WANDB_MODE=online sync the run.
     offline = os.environ.get("WANDB_MODE", "offline") != "online"
     # wandb looks for the git repository from save_dir, which must exist by then.
