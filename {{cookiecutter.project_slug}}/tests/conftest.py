@@ -1,5 +1,8 @@
 """Shared by the tests: the project's data prepared once, short runs' flags, runs kept in tmp."""
 
+{% if cookiecutter.logger == "wandb" -%}
+import os
+{% endif -%}
 import sys
 
 import pytest
@@ -9,6 +12,12 @@ from {{ cookiecutter.package_name }}.data import (
     {{ cookiecutter.datamodule_class }},
 )
 
+{% if cookiecutter.logger == "wandb" -%}
+# pytest swaps sys.stdout for every test; wandb's console capture would go on writing to an
+# earlier test's, closed by then.
+os.environ.setdefault("WANDB_CONSOLE", "off")
+
+{% endif -%}
 {% if cookiecutter.cli == "argparse" -%}
 FLAG = {
     name: f"--{name}"
