@@ -54,6 +54,7 @@ RESERVED_CLASS_NAMES = {
     "SettingsError",
     "Sequence",
     "Subset",
+    "TracebackType",
     "Trainer",
     "TrainingError",
     "TrialInterrupted",

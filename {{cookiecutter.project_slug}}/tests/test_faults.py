@@ -98,3 +98,28 @@ def test_runs_started_together_get_a_folder_each(data_dir, tmp_path):
     checkpoints = list(tmp_path.rglob("*.ckpt"))
     assert len({path.parent.parent for path in checkpoints}) == 2  # a run folder each
     assert sorted(path.name for path in checkpoints) == ["best.ckpt"] * 2 + ["last.ckpt"] * 2
+{%- if cookiecutter.logger == "mlflow" %}
+
+
+def test_runs_starting_together_share_their_mlflow_experiment(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from {{ cookiecutter.package_name }}.runs import create_experiment
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    tracking_uri = f"file:{tmp_path}"
+    MlflowClient(tracking_uri).create_experiment("shared")
+    real_lookup = MlflowClient.get_experiment_by_name
+    lookups = []
+
+    def lookup_before_the_other_run_created_it(client, name):
+        lookups.append(name)
+        return None if len(lookups) == 1 else real_lookup(client, name)
+
+    monkeypatch.setattr(
+        MlflowClient, "get_experiment_by_name", lookup_before_the_other_run_created_it
+    )
+    create_experiment(tracking_uri, "shared")
+    names = [experiment.name for experiment in MlflowClient(tracking_uri).search_experiments()]
+    assert names.count("shared") == 1
+{%- endif %}

@@ -116,7 +116,7 @@ class ResumeHint(Callback):
 
 def quiet_about_connection_resets(args: threading.ExceptHookArgs) -> None:
     """A thread's uncaught exception, printed as usual unless it is a dropped connection."""
-    if not issubclass(args.exc_type, ConnectionResetError):
+    if not issubclass(args.exc_type, ConnectionError):
         threading.__excepthook__(args)
 
 

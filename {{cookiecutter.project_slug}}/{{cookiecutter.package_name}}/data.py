@@ -5,9 +5,11 @@ data"); the model is built from what the DataModule reads there.
 """
 
 import signal
+import sys
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import pytorch_lightning as pl
@@ -311,7 +313,18 @@ def init_worker(worker_id: int) -> None:
     """
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A main process stopping mid-way through receiving a batch hangs up on the worker's
+    # thread handing it over, which would print that expected hang-up as a traceback.
+    sys.excepthook = report_unless_hung_up
     pl_worker_init_function(worker_id)
+
+
+def report_unless_hung_up(
+    exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None
+) -> None:
+    """Print an uncaught exception as usual, unless it is a dropped connection."""
+    if not issubclass(exc_type, ConnectionError):
+        sys.__excepthook__(exc_type, exc, traceback)
 
 
 def channel_statistics(examples: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
