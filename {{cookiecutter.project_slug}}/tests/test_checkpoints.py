@@ -1,4 +1,4 @@
-"""The run's checkpoints: the best weights when validation improves, the latest every epoch."""
+"""The run's checkpoints: the best epoch when validation improves, the latest every epoch."""
 
 import os
 
@@ -8,6 +8,7 @@ import torch
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
 from {{ cookiecutter.package_name }}.checkpoints import (
+    AtomicCheckpointIO,
     find_checkpoint,
     read_resumable_checkpoint,
 )
@@ -23,11 +24,10 @@ class WorseEveryEpoch({{ cookiecutter.model_class }}):
         self.log("val_loss", float(self.current_epoch))
 
 
-@pytest.fixture(scope="module")
-def checkpoints(data_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
+def train_worse_every_epoch(data_dir, root, epochs):
+    """Train with the run's callbacks and checkpoint writer; return (best.ckpt, last.ckpt)."""
     trainer = pl.Trainer(
-        max_epochs=3,
+        max_epochs=epochs,
         limit_train_batches=2,
         limit_val_batches=1,
         logger=False,
@@ -35,6 +35,7 @@ def checkpoints(data_dir, tmp_path_factory):
         enable_model_summary=False,
         default_root_dir=str(root),
         callbacks=make_callbacks(seed=0, enable_progress_bar=False, patience=10),
+        plugins=[AtomicCheckpointIO()],
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
     model = WorseEveryEpoch(
@@ -46,6 +47,11 @@ def checkpoints(data_dir, tmp_path_factory):
     return best, last
 
 
+@pytest.fixture(scope="module")
+def checkpoints(data_dir, tmp_path_factory):
+    return train_worse_every_epoch(data_dir, tmp_path_factory.mktemp("run"), epochs=3)
+
+
 def test_last_is_written_after_every_epoch_even_without_improvement(checkpoints):
     _, last = checkpoints
     state = torch.load(last, weights_only=True)
@@ -53,19 +59,36 @@ def test_last_is_written_after_every_epoch_even_without_improvement(checkpoints)
     assert state["optimizer_states"] and state["loops"]
 
 
-def test_best_holds_the_weights_of_the_best_epoch(checkpoints):
-    best, _ = checkpoints
+def test_best_holds_the_best_epoch(checkpoints):
+    best, last = checkpoints
     state = torch.load(best, weights_only=True)
     assert state["epoch"] == 0
-    assert "optimizer_states" not in state
     assert state["hyper_parameters"]["channels"] == 4
+    assert not best.samefile(last)
 
 
-def test_resuming_needs_the_whole_training_state(checkpoints):
-    best, last = checkpoints
+def test_an_epoch_that_improves_is_written_once(data_dir, tmp_path, monkeypatch):
+    real_save = torch.save
+    saved = []
+
+    def counting_save(checkpoint, file):
+        saved.append(checkpoint["epoch"])
+        real_save(checkpoint, file)
+
+    monkeypatch.setattr(torch, "save", counting_save)
+    best, last = train_worse_every_epoch(data_dir, tmp_path, epochs=1)
+    assert saved == [0]  # best.ckpt; last.ckpt is the same file under a second name
+    assert best.samefile(last)
+    assert read_resumable_checkpoint(last)["epoch"] == 0
+
+
+def test_resuming_needs_the_whole_training_state(checkpoints, tmp_path):
+    _, last = checkpoints
     assert read_resumable_checkpoint(last)["epoch"] == 2
+    weights = {k: v for k, v in torch.load(last, weights_only=True).items() if "optim" not in k}
+    torch.save(weights, tmp_path / "weights.ckpt")
     with pytest.raises(CheckpointError, match="holds only the model's weights"):
-        read_resumable_checkpoint(best)
+        read_resumable_checkpoint(tmp_path / "weights.ckpt")
 
 
 def copy_with_mtime(source, target, mtime):

@@ -10,3 +10,10 @@ warnings.filterwarnings(
     category=FutureWarning,
     module=r"pytorch_lightning\.utilities\._pytree",
 )
+# A resumed run writes to a folder of its own, so its checkpoints keep the best of that run
+# only; Lightning warns that the old folder's ranking is not carried over, as intended here.
+warnings.filterwarnings(
+    "ignore",
+    message="The dirpath has changed from",
+    module=r"pytorch_lightning\.callbacks\.model_checkpoint",
+)

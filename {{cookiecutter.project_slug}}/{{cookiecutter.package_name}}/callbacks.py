@@ -1,13 +1,21 @@
 """The run's callbacks: Lightning's checkpoints, early stopping, progress bar, and two of ours."""
 
 import random
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    TQDMProgressBar,
+)
 from pytorch_lightning.callbacks.early_stopping import EarlyStoppingReason
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
@@ -36,15 +44,27 @@ def make_callbacks(
         checkpoints = make_checkpoints(checkpoint_dir)
         callbacks += checkpoints if validating else checkpoints[1:]
     if enable_progress_bar:
-        # Lightning's own bar (tqdm), redrawn every 10 batches rather than every one.
-        callbacks.append(TQDMProgressBar(refresh_rate=10))
+        callbacks.append(make_progress_bar())
     return callbacks
 
 
-def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint]:
-    """Two checkpoints with a job each: the best weights to test and predict, the latest to resume.
+def make_progress_bar() -> ProgressBar:
+    """Lightning's bar in a terminal; one line per epoch where the output goes to a file or pipe.
 
-    The best one comes first, so `trainer.checkpoint_callback` and `ckpt_path="best"` mean it.
+    A bar redraws itself with carriage returns, which a log file keeps as one endless line.
+    """
+    if sys.stdout.isatty():
+        # Lightning's own bar (tqdm), redrawn every 10 batches rather than every one.
+        return TQDMProgressBar(refresh_rate=10)
+    return EpochLines()
+
+
+def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint]:
+    """Two checkpoints with a job each: the best epoch to test and predict, the latest to resume.
+
+    Both hold the whole training state. The best one comes first, so
+    `trainer.checkpoint_callback` and `ckpt_path="best"` mean it, and in an epoch that
+    improves, AtomicCheckpointIO writes it once and links last.ckpt to it.
     Without a folder, they go where the logger writes.
     """
     best = ModelCheckpoint(
@@ -55,8 +75,6 @@ def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint
         # validation set, where one example moves accuracy by half a percent.
         monitor="val_loss",
         mode="min",
-        # Weights and hyperparameters only: a third of the size, and quicker to write.
-        save_weights_only=True,
     )
     # No monitor: written after every epoch, improved or not, replacing the one before, so
     # a crash costs at most the epoch it happened in.
@@ -118,6 +136,34 @@ def quiet_about_connection_resets(args: threading.ExceptHookArgs) -> None:
     """A thread's uncaught exception, printed as usual unless it is a dropped connection."""
     if not issubclass(args.exc_type, ConnectionError):
         threading.__excepthook__(args)
+
+
+class EpochLines(ProgressBar):
+    """Progress for logs: after each epoch, one line with its metrics and how long it took."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enabled = True
+        self.epoch_started = 0.0
+
+    def disable(self) -> None:
+        # Lightning calls this on every process but the first, so only one prints.
+        self.enabled = False
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epoch_started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.enabled:
+            return
+        seconds = time.perf_counter() - self.epoch_started
+        epochs = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+        metrics = trainer.progress_bar_metrics
+        values = "  ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items()))
+        print(f"Epoch {trainer.current_epoch + 1}{epochs}  {values}  ({seconds:.1f} s)", flush=True)
 
 
 class LearningCurves(Callback):

@@ -8,25 +8,41 @@ import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
 from .errors import CheckpointError
-from .files import atomic_file
+from .files import atomic_file, link_or_copy
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes each checkpoint to a temporary file beside it, then renames it over the old one.
 
     A full disk or a crash mid-write then leaves the previous last.ckpt whole and loadable.
+    A second checkpoint of the training state just written (last.ckpt right after best.ckpt,
+    in an epoch that improved) becomes a hard link to that file instead of a second write.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latest: tuple[tuple, Path] | None = None  # (training state, file) written last
 
     def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options=None) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        state = training_state(checkpoint)
         try:
-            with atomic_file(path) as file:
-                torch.save(checkpoint, file)
+            if self.latest and self.latest[0] == state and self.latest[1].is_file():
+                link_or_copy(self.latest[1], path)
+            else:
+                with atomic_file(path) as file:
+                    torch.save(checkpoint, file)
         except OSError as err:
             if err.errno == errno.ENOSPC:
                 raise CheckpointError(f"no space left on device while writing {path}") from None
             raise CheckpointError(f"cannot write {path} ({err.strerror})") from None
+        self.latest = (state, path)
+
+
+def training_state(checkpoint: dict) -> tuple:
+    """Where training stood when `checkpoint` was taken, and whether it can resume from there."""
+    return checkpoint.get("epoch"), checkpoint.get("global_step"), "optimizer_states" in checkpoint
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -46,8 +62,7 @@ def read_resumable_checkpoint(path: str | Path) -> dict:
     checkpoint = read_checkpoint(path)
     if "optimizer_states" not in checkpoint:
         raise CheckpointError(
-            f"--ckpt_path {path}: holds only the model's weights (a best.ckpt);"
-            " resume from a last.ckpt"
+            f"--ckpt_path {path}: holds only the model's weights; resume from a last.ckpt"
         )
     return checkpoint
 

@@ -97,7 +97,9 @@ def load_array(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy file ({err})") from None
     if array.ndim == 0 or len(array) == 0:
         raise DataError(f"{path}: expected a non-empty array, got shape {array.shape}")
-    return array
+    # A plain array over the same mapping: each index into an np.memmap builds another
+    # memmap object, which costs more than reading a small example.
+    return array.view(np.ndarray)
 
 
 def write_digits(data_dir: str | Path) -> None:

@@ -1,6 +1,8 @@
 """Files written whole or not at all: a crash, a full disk or Ctrl-C never leaves half of one."""
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -38,3 +40,23 @@ def file_mode(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def link_or_copy(source: Path, path: Path) -> None:
+    """Make `path` a second name for the file at `source`, replacing `path` whole.
+
+    Files here are replaced, never rewritten in place, so two names can share one file
+    safely. Where the file system has no hard links, `path` gets a copy instead.
+    """
+    temp_name = path.with_name(f".{path.name}.{os.getpid()}.link.tmp")
+    with suppress(FileNotFoundError):
+        os.unlink(temp_name)
+    try:
+        os.link(source, temp_name)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise
+        with atomic_file(path) as file, open(source, "rb") as original:
+            shutil.copyfileobj(original, file)
+        return
+    os.replace(temp_name, path)

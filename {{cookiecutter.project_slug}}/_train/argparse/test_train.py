@@ -116,12 +116,12 @@ def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(data_dir, tmp_pat
     assert "it was trained with --channels 8, not 16" in message
 
 
-def test_resuming_from_the_best_weights_is_one_clear_error(data_dir, tmp_path):
+def test_resuming_from_best_goes_back_to_the_best_epoch(data_dir, tmp_path):
     main(short_run(data_dir, tmp_path))
     (best,) = tmp_path.rglob("best.ckpt")
-    with pytest.raises(SystemExit) as exit_info:
-        main(short_run(data_dir, tmp_path, "--ckpt_path", str(best), "--max_epochs", "2"))
-    assert str(exit_info.value.code).startswith(f"error: --ckpt_path {best}: holds only")
+    main(short_run(data_dir, tmp_path / "again", "--ckpt_path", str(best), "--max_epochs", "2"))
+    (last,) = (tmp_path / "again").rglob("last.ckpt")
+    assert torch.load(last, weights_only=True)["epoch"] == 1
 
 
 def test_last_without_a_checkpoint_says_so(data_dir, tmp_path):
