@@ -5,7 +5,7 @@
 For toggles.py: what train.py offers no flag for is changed here, never in the project.
 Patches, comma-separated:
     drop:CLASS       leave out every callback of that class (drop:last: the last.ckpt one)
-    tqdm_refresh:N   redraw the progress bar every N batches
+    terminal_bar     make train.py believe stdout is a terminal: tqdm's bar, not lines
     no_sync_dist     self.log(..., sync_dist=False) whatever the model asks
     async_ckpt       write checkpoints in a background thread (AsyncCheckpointIO)
 """
@@ -44,16 +44,22 @@ def drop(name):
     wrap_trainer_init(change)
 
 
-def tqdm_refresh(rate):
-    from pytorch_lightning.callbacks import TQDMProgressBar
+def terminal_bar():
+    import sys
 
-    original = TQDMProgressBar.__init__
+    class Terminal:
+        """sys.stdout as it was, except that it says it is a terminal."""
 
-    @functools.wraps(original)
-    def __init__(self, *args, **kwargs):
-        original(self, *args, **{**kwargs, "refresh_rate": int(rate)})
+        def __init__(self, stream):
+            self.stream = stream
 
-    TQDMProgressBar.__init__ = __init__
+        def isatty(self):
+            return True
+
+        def __getattr__(self, name):
+            return getattr(self.stream, name)
+
+    sys.stdout = Terminal(sys.stdout)
 
 
 def no_sync_dist():
@@ -79,7 +85,7 @@ def async_ckpt():
 
 PATCHES = {
     "drop": drop,
-    "tqdm_refresh": tqdm_refresh,
+    "terminal_bar": terminal_bar,
     "no_sync_dist": no_sync_dist,
     "async_ckpt": async_ckpt,
 }

@@ -17,8 +17,7 @@ from processes import HERE, PYTHON, Loop
 # name: (train.py flags, patches for patched.py)
 TOGGLES = {
     "no progress bar": (["--enable_progress_bar", "false"], ""),
-    "bar refresh every batch": ([], "tqdm_refresh:1"),
-    "bar refresh every 1000": ([], "tqdm_refresh:1000"),
+    "terminal bar (tqdm) to the pipe": ([], "terminal_bar"),
     "deterministic false": (["--deterministic", "false"], ""),
     "no checkpoints": (["--enable_checkpointing", "false"], ""),
     "no last.ckpt": ([], "drop:last"),
