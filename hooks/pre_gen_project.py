@@ -25,6 +25,7 @@ CLASS_FIELDS = ("dataset_class", "datamodule_class", "model_class")
 # the user's classes appear, in any variant. tests/test_reserved_names.py derives this set
 # from the bakes and fails until it is updated.
 RESERVED_CLASS_NAMES = {
+    "ABSENT",
     "ArgumentParser",
     "AtomicCheckpointIO",
     "BasePredictionWriter",

@@ -17,12 +17,13 @@ from train import main
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_training(data_dir, root, *flags):
+def start_training(data_dir, root, *flags, env=None):
     """train.py in a process group of its own, as a batch scheduler or a terminal runs it."""
     command = [sys.executable, "train.py", *run_flags(data_dir, root, *flags)]
     return subprocess.Popen(
         command,
         cwd=PROJECT_ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -58,6 +59,55 @@ def test_a_signal_stops_the_run_resumably_with_the_shell_status(
     assert name in line and "--ckpt_path last" in line
     (last,) = tmp_path.rglob("last.ckpt")
     assert "optimizer_states" in torch.load(last, weights_only=True)
+
+
+# What SLURM sets for a one-task batch job, as much as Lightning's SLURMEnvironment reads.
+SLURM_JOB = {
+    "SLURM_JOB_ID": "4242",
+    "SLURM_JOB_NAME": "train",
+    "SLURM_NTASKS": "1",
+    "SLURM_NNODES": "1",
+    "SLURM_NODEID": "0",
+    "SLURM_PROCID": "0",
+    "SLURM_LOCALID": "0",
+}
+
+
+@pytest.mark.slow
+def test_under_slurm_the_warning_signal_saves_requeues_and_the_rerun_resumes(data_dir, tmp_path):
+    # A stand-in scontrol that records how it was called.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text('#!/bin/sh\necho "$@" >> "$SCONTROL_LOG"\n')
+    (bin_dir / "scontrol").chmod(0o755)
+    calls = tmp_path / "scontrol.log"
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, **SLURM_JOB, "PATH": path, "SCONTROL_LOG": str(calls)}
+    root = tmp_path / "runs"
+    flags = (FLAG["max_epochs"], "5", FLAG["num_workers"], "0")
+    process = start_training(data_dir, root, *flags, env=env)
+    try:
+        wait_for("last.ckpt", root)
+        process.send_signal(signal.SIGUSR1)  # #SBATCH --signal=SIGUSR1@90: the time is nearly up
+        wait_for("scontrol.log", tmp_path)
+        os.killpg(process.pid, signal.SIGTERM)  # the time limit
+        _, errors = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 143, errors[-3000:]
+    assert calls.read_text() == "requeue 4242\n"
+    # In the root folder, where Lightning looks when the job starts again.
+    (requeue_checkpoint,) = root.glob("hpc_ckpt_*.ckpt")
+    assert torch.load(requeue_checkpoint, weights_only=True)["global_step"] >= 6  # epoch 0 done
+
+    # The requeued job runs the same command in the same environment.
+    again = start_training(data_dir, root, *flags, env=env)
+    output, errors = again.communicate(timeout=300)
+    assert again.returncode == 0, errors[-3000:]
+    assert f"Restoring states from the checkpoint path at {requeue_checkpoint}" in output + errors
+    latest = max(root.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)
+    finished = torch.load(latest, weights_only=True)
+    assert (finished["epoch"], finished["global_step"]) == (4, 5 * 6)
 
 
 def test_a_full_disk_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):

@@ -92,10 +92,20 @@ def test_num_classes_may_add_room_but_never_contradict_the_labels(data_dir, tmp_
     assert not (tmp_path / "fewer").exists()
 
 
-def test_without_validation_it_still_trains_and_tests(data_dir, tmp_path):
+def test_without_validation_it_still_trains_and_tests(data_dir, tmp_path, caplog):
     metrics = main(short_run(data_dir, tmp_path, "--limit_val_batches", "0"))
     assert "test_acc" in metrics
-    assert [path.name for path in tmp_path.rglob("*.ckpt")] == ["last.ckpt"]
+    (last,) = tmp_path.rglob("*.ckpt")
+    assert last.name == "last.ckpt"
+    assert "No validation (--limit_val_batches 0): no early stopping and no best.ckpt" in (
+        caplog.text
+    )
+    # last.ckpt is not the best one: the line says which weights were tested.
+    assert "Best checkpoint" not in caplog.text
+    tested = (
+        f"No best checkpoint (no epoch was validated): tested the final weights, saved in {last}"
+    )
+    assert tested in caplog.text
 
 
 def test_resume_takes_the_settings_from_the_checkpoint(data_dir, tmp_path, caplog):

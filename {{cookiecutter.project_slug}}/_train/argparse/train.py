@@ -36,7 +36,10 @@ from {{ cookiecutter.package_name }}.model import (
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runs import (
+    saved_checkpoints,
+    start_run,
+)
 from {{ cookiecutter.package_name }}.trainer_args import (
     HelpFormatter,
     add_trainer_args,
@@ -131,10 +134,16 @@ def parse_args(
 def train(args: argparse.Namespace, given: set[str] = frozenset()) -> dict:
     """Fit, test the best weights, and return the test metrics."""
     trainer, model, datamodule = fit(args, given)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best, last = saved_checkpoints(trainer)
     results = trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
     if best:
         rank_zero_info(f"Best checkpoint: {best}")
+    else:
+        reason = "validated" if trainer.checkpoint_callbacks else "checkpointed"
+        saved = f", saved in {last}" if last else ", not saved"
+        rank_zero_info(
+            f"No best checkpoint (no epoch was {reason}): tested the final weights{saved}"
+        )
     return results[0] if results else {}
 
 

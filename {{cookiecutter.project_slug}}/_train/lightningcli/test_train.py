@@ -193,3 +193,59 @@ def test_missing_accelerator_is_one_line_and_no_run_folder(data_dir, tmp_path):
     assert message.startswith("error: ") and "\n" not in message
     # No run folder; a logger's own store (MLflow's) may exist already.
     assert not list((tmp_path / "runs").rglob("version_*"))
+
+
+CONFIG_MISTAKES = {
+    "unknown-key": (
+        {"trainer": {"max_epoch": 3}},
+        "trainer.max_epoch: no such option; did you mean trainer.max_epochs?",
+    ),
+    "wrong-type": ({"model": {"learning_rate": "fast"}}, "model.learning_rate: Expected a float"),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), CONFIG_MISTAKES.values(), ids=CONFIG_MISTAKES)
+def test_a_config_mistake_is_one_line_naming_the_file_and_the_key(
+    data_dir, tmp_path, capsys, content, message
+):
+    config = tmp_path / "my.yaml"
+    config.write_text(yaml.safe_dump(content))
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path / "runs", "--config", str(config))
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: {config}: {message}")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_missing_config_file_is_one_line(data_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path / "runs", "--config", "missing.yaml")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --config missing.yaml: no such file"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_without_validation_it_trains_and_says_what_it_skips(data_dir, tmp_path, caplog):
+    cli = fit(data_dir, tmp_path, "--trainer.limit_val_batches", "0")
+    assert cli.trainer.state.finished and cli.trainer.early_stopping_callback is None
+    (last,) = tmp_path.rglob("*.ckpt")
+    assert last.name == "last.ckpt"
+    assert "No validation (--trainer.limit_val_batches 0): no early stopping and no best.ckpt" in (
+        caplog.text
+    )
+    assert "Best checkpoint" not in caplog.text
+    assert f"No best checkpoint (no epoch was validated): the final weights are in {last}" in (
+        caplog.text
+    )
+    tested = evaluate("test", data_dir, tmp_path, "--ckpt_path", "last")
+    assert "test_acc" in tested.trainer.callback_metrics
+    saved = torch.load(last, weights_only=True)["state_dict"]
+    for name, tensor in tested.model.state_dict().items():
+        assert torch.equal(tensor, saved[name]), name
+
+
+def test_fit_names_the_best_checkpoint(data_dir, tmp_path, caplog):
+    fit(data_dir, tmp_path)
+    (best,) = tmp_path.rglob("best.ckpt")
+    assert f"Best checkpoint: {best}" in caplog.text

@@ -3,10 +3,13 @@
 configs/default.yaml holds the project's defaults; `--config FILE` and flags override them.
 """
 
+import difflib
+import re
 import sys
 from operator import attrgetter
 from pathlib import Path
 
+import yaml
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer import Trainer
 from pytorch_lightning.utilities import rank_zero_info
@@ -34,10 +37,14 @@ from {{ cookiecutter.package_name }}.model import (
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.runs import start_run
+from {{ cookiecutter.package_name }}.runs import (
+    saved_checkpoints,
+    start_run,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+ABSENT = object()  # a key a config file does not hold
 
 
 def run_seed(seed_everything: int | bool) -> int:
@@ -47,6 +54,104 @@ def run_seed(seed_everything: int | bool) -> int:
     if not 0 <= seed_everything < 2**32:
         raise ValueError(f"seed_everything {seed_everything} is not allowed: give 0 to {2**32 - 1}")
     return seed_everything
+
+
+class ArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser, whose errors are one line naming the config file at fault."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error:
+            super().error(message, ex)  # raised for the parser that called this one to handle
+        known = getattr(ex, "subcommand_parser", None) or self
+        options = [name[2:] for name in known._option_string_actions if name.startswith("--")]
+        self.exit(2, f"error: {one_line_error(message, getattr(self, 'args', []), options)}\n")
+
+
+def one_line_error(message: str, args: list[str], options: list[str]) -> str:
+    """jsonargparse's error in one line, naming the config files that hold the mistake."""
+    message = " ".join(re.sub(r"<class '([\w.]+)'>", r"\1", message).split())
+    sources = settings_sources(args)
+    missing = re.match(r'Parser key "config": File does not exist: \'(.*)\'', message)
+    if missing:
+        named = [path for path in sources if Path(path).resolve() == Path(missing[1])]
+        return f"--config {named[0] if named else missing[1]}: no such file"
+    unknown = re.match(r"(?:Subcommand|Group) '\w+' does not accept option '(.+)'", message)
+    typed = re.match(r'Parser key "([^"]+)": (.*?(?:Got value: (.*))?)$', message)
+    linked = re.match(
+        r"Call to compute_fn of link '\w+\(([\w.]+)\)[^']*' with args \((.*)\) failed: (.*)",
+        message,
+    )
+    if unknown:
+        key = unknown[1]
+        close = difflib.get_close_matches(key, options, n=1)
+        detail = "no such option" + (f"; did you mean {close[0]}?" if close else "")
+        # Each file that names an unknown key holds the mistake.
+        culprits = [path for path in sources if read_key(path, key) is not None]
+    elif typed:
+        # Each file is checked as it is read: the first to hold the refused value is at fault.
+        key, detail, value = typed.groups()
+        culprits = [path for path in sources if value and read_key(path, key) == value][:1]
+    elif linked:
+        # Links are computed from the final value: the last file or flag to set it.
+        key, value, detail = linked.groups()
+        culprits = [path for path in sources if read_key(path, key) == value][-1:]
+    else:
+        # A file that is not YAML says so without naming itself.
+        files = [path for path in sources[1:] if not path.startswith("--")]
+        culprits = [path for path in files if read_key(path, "") is None][:1]
+        return ": ".join([*culprits, message])
+    culprits = [path for path in culprits if not path.startswith("--")]
+    return ": ".join([*culprits, *([] if detail.startswith(key) else [key]), detail])
+
+
+def settings_sources(args: list[str]) -> list[str]:
+    """configs/default.yaml, then the --config files and the flags, in the order they apply.
+
+    A flag stands as "--key=value".
+    """
+    sources = [str(DEFAULT_CONFIG)]
+    for index, arg in enumerate(args):
+        following = args[index + 1] if index + 1 < len(args) else ""
+        if arg in ("-c", "--config"):
+            sources.append(following)
+        elif arg.startswith("--config="):
+            sources.append(arg.removeprefix("--config="))
+        elif arg.startswith("--"):
+            sources.append(arg if "=" in arg else f"{arg}={following}")
+    return sources
+
+
+def read_key(source: str, key: str) -> str | None:
+    """The value a config file or a flag gives `key` (dotted), as text; None if it gives none.
+
+    An empty key asks whether a file reads as YAML at all.
+    """
+    if source.startswith("--"):
+        name, _, value = source.partition("=")
+        return value if name == f"--{key}" else None
+    try:
+        node = yaml.safe_load(Path(source).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not key:
+        return ""
+    # A file may also hold a subcommand's settings under its name.
+    for start in [node, *(node.get(name) for name in SUBCOMMANDS if isinstance(node, dict))]:
+        value = dotted_value(start, key)
+        if value is None or isinstance(value, bool):
+            return {None: "null", True: "true", False: "false"}[value]
+        if value is not ABSENT:
+            return str(value)
+    return None
+
+
+def dotted_value(node, key: str):
+    if not isinstance(node, dict):
+        return ABSENT
+    if key in node:
+        return node[key]
+    head, _, rest = key.partition(".")
+    return dotted_value(node.get(head), rest) if rest else ABSENT
 
 
 class CLI(LightningCLI):
@@ -91,6 +196,14 @@ class CLI(LightningCLI):
 
     def after_fit(self) -> None:
         check_training_finished(self.trainer)
+        best, last = saved_checkpoints(self.trainer)
+        if best:
+            rank_zero_info(f"Best checkpoint: {best}")
+        elif last:
+            rank_zero_info(
+                f"No best checkpoint (no epoch was validated): the final weights are in {last};"
+                " `python train.py test --ckpt_path last` tests them"
+            )
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         config = self.config_init[self.subcommand]
@@ -98,6 +211,11 @@ class CLI(LightningCLI):
         # trainer.default_root_dir owns every run: each gets a folder of its own under it,
         # unless the config names a logger of its own. Predicting writes only its output.
         run_dir = None
+        validating = trainer_config.limit_val_batches != 0
+        if self.subcommand == "fit" and not validating:
+            rank_zero_info(
+                "No validation (--trainer.limit_val_batches 0): no early stopping and no best.ckpt."
+            )
         if self.subcommand == "predict":
             kwargs["logger"] = False
         elif trainer_config.logger in (None, True, False):
@@ -110,7 +228,7 @@ class CLI(LightningCLI):
                 seed=config.seed_everything,
                 enable_checkpointing=trainer_config.enable_checkpointing is not False,
                 enable_progress_bar=trainer_config.enable_progress_bar is not False,
-                validating=trainer_config.limit_val_batches != 0,
+                validating=validating,
                 checkpoint_dir=run_dir / "checkpoints" if run_dir else None,
             ),
         ]
@@ -129,6 +247,7 @@ def run_cli(args: list[str] | None = None, cli_class: type[CLI] = CLI, **kwargs)
         {{ cookiecutter.model_class }},
         {{ cookiecutter.datamodule_class }},
         parser_kwargs={name: {"default_config_files": [DEFAULT_CONFIG]} for name in SUBCOMMANDS},
+        parser_class=ArgumentParser,
         # Without a logger, the config of the newest run is kept in the root folder.
         save_config_kwargs={"overwrite": True},
         args=args,
