@@ -35,6 +35,29 @@ DEFAULT_ANSWERS = {
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s|cookiecutter\.")
 
 
+# The longest tests, longest first: started first, they leave the short ones to fill in, so
+# pytest-xdist's workers finish together. Everything else keeps its order.
+LONGEST_FIRST = (
+    "test_generated_projects.py::test_default_project_passes_its_whole_suite",
+    "test_readme_commands.py::test_readme_commands_run_in_order",
+    "test_benchmarks.py::test_processes_time_each_loop_in_processes_of_its_own",
+    "test_generated_projects.py::test_every_variant_passes",
+    "test_own_data.py::",
+    "test_runs.py::",
+    "test_benchmarks.py::test_measure_times_each_loop_on_each_data_folder",
+    "test_distributed.py::",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.nodeid.removeprefix("tests/")
+        starts = [n for n, prefix in enumerate(LONGEST_FIRST) if name.startswith(prefix)]
+        return starts[0] if starts else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture
 def bake(cookies):
     """Bake with the given answers and return the project folder; fail on any error."""
