@@ -36,7 +36,7 @@ UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s|cookiecutter\.")
 
 
 # The longest tests, longest first: started first, they leave the short ones to fill in, so
-# pytest-xdist's workers finish together. Everything else keeps its order.
+# pytest-xdist's workers (worksteal, see pyproject.toml) finish together. The rest keep order.
 LONGEST_FIRST = (
     "test_generated_projects.py::test_default_project_passes_its_whole_suite",
     "test_readme_commands.py::test_readme_commands_run_in_order",
