@@ -1,14 +1,25 @@
 """Helpers shared by the template's tests: baking with checked answers, reading a bake."""
 
+import hashlib
 import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from cookiecutter.main import cookiecutter
+from filelock import FileLock
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-ANSWER_KEYS = set(json.loads((TEMPLATE / "cookiecutter.json").read_text()))
+COOKIECUTTER_JSON = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+ANSWER_KEYS = set(COOKIECUTTER_JSON)
+# The default of each choice and yes/no question.
+CHOICE_DEFAULTS = {
+    key: value[0] if isinstance(value, list) else value
+    for key, value in COOKIECUTTER_JSON.items()
+    if isinstance(value, list | bool)
+}
 # The answers a bake with the defaults gives: what the hooks receive.
 DEFAULT_ANSWERS = {
     "project_name": "Digits Classifier",
@@ -22,6 +33,29 @@ DEFAULT_ANSWERS = {
     "model_class": "DigitsClassifier",
 }
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s|cookiecutter\.")
+
+
+# The longest tests, longest first: started first, they leave the short ones to fill in, so
+# pytest-xdist's workers (worksteal, see pyproject.toml) finish together. The rest keep order.
+LONGEST_FIRST = (
+    "test_generated_projects.py::test_default_project_passes_its_whole_suite",
+    "test_readme_commands.py::test_readme_commands_run_in_order",
+    "test_benchmarks.py::test_processes_time_each_loop_in_processes_of_its_own",
+    "test_generated_projects.py::test_every_variant_passes",
+    "test_own_data.py::",
+    "test_runs.py::",
+    "test_benchmarks.py::test_measure_times_each_loop_on_each_data_folder",
+    "test_distributed.py::",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.nodeid.removeprefix("tests/")
+        starts = [n for n, prefix in enumerate(LONGEST_FIRST) if name.startswith(prefix)]
+        return starts[0] if starts else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture
@@ -39,6 +73,60 @@ def bake(cookies):
         return Path(result.project_path)
 
     return bake_with
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory, worker_id):
+    """A folder all pytest-xdist workers of this run share (the run's own basetemp without)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base if worker_id == "master" else base.parent) / "shared"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def baked(shared_dir):
+    """A bake with the given answers, made once per test run and shared: only to be read.
+
+    Workers share it through a lock, so each set of answers is baked once in all. Tests that
+    write into the project (training, building) take `baked_copy`; tests of what a bake
+    does (its output, git_init, refusals) take `bake`, which bakes afresh.
+    """
+
+    def bake_once(**answers):
+        unknown = set(answers) - ANSWER_KEYS
+        assert not unknown, f"not in cookiecutter.json: {unknown}"
+        answers = {"git_init": False, **answers}
+        # Answers that repeat a default of cookiecutter.json make the same bake.
+        same = {key: value for key, value in answers.items() if value == CHOICE_DEFAULTS.get(key)}
+        key = json.dumps({k: v for k, v in answers.items() if k not in same}, sort_keys=True)
+        folder = shared_dir / f"bake-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        done = folder / "project.txt"
+        with FileLock(f"{folder}.lock"):
+            if not done.is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # what a failed bake left
+                path = cookiecutter(
+                    str(TEMPLATE),
+                    no_input=True,
+                    extra_context=answers,
+                    output_dir=str(folder / "out"),
+                    default_config={"replay_dir": str(folder / "replay")},
+                )
+                done.write_text(str(path))
+        return Path(done.read_text())
+
+    return bake_once
+
+
+@pytest.fixture
+def baked_copy(baked, tmp_path):
+    """A copy of the shared bake with the given answers, the test's own to write into."""
+
+    def copy(**answers):
+        project = baked(**answers)
+        return Path(shutil.copytree(project, tmp_path / "copy" / project.name, symlinks=True))
+
+    return copy
 
 
 def project_files(project):

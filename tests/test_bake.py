@@ -100,15 +100,15 @@ def read_texts(project):
 
 
 @pytest.mark.parametrize("answers", OPTION_MATRIX)
-def test_bake_gives_exactly_the_expected_files(bake, answers):
-    project = bake(**answers)
+def test_bake_gives_exactly_the_expected_files(baked, answers):
+    project = baked(**answers)
     assert project.name == "digits-classifier"
     assert project_files(project) == expected_files(**answers)
 
 
 @pytest.mark.parametrize("answers", OPTION_MATRIX)
-def test_bake_is_fully_rendered_and_compiles(bake, answers):
-    project = bake(**answers)
+def test_bake_is_fully_rendered_and_compiles(baked, answers):
+    project = baked(**answers)
     for name, text in read_texts(project).items():
         assert not UNRENDERED.search(text), f"unrendered Jinja in {name}"
         if name.endswith(".py"):
@@ -118,8 +118,8 @@ def test_bake_is_fully_rendered_and_compiles(bake, answers):
 
 
 @pytest.mark.parametrize("answers", OPTION_MATRIX)
-def test_readme_has_no_stray_blank_lines(bake, answers):
-    readme = (bake(**answers) / "README.md").read_text(encoding="utf-8")
+def test_readme_has_no_stray_blank_lines(baked, answers):
+    readme = (baked(**answers) / "README.md").read_text(encoding="utf-8")
     assert readme.startswith("# Digits Classifier\n\n")
     lines = readme.splitlines()
     doubled = [
@@ -129,15 +129,15 @@ def test_readme_has_no_stray_blank_lines(bake, answers):
     assert readme.endswith("\n") and not readme.endswith("\n\n")
 
 
-def test_mixed_case_slug_gives_a_lowercase_package(bake):
-    project = bake(project_slug="Digits.Net-V2")
+def test_mixed_case_slug_gives_a_lowercase_package(baked):
+    project = baked(project_slug="Digits.Net-V2")
     assert project.name == "Digits.Net-V2"
     assert (project / "digits_net_v2" / "model.py").is_file()
 
 
-def test_custom_names_are_defined_and_used(bake):
+def test_custom_names_are_defined_and_used(baked):
     names = {"dataset_class": "Scans", "datamodule_class": "ScanData", "model_class": "TumourNet"}
-    project = bake(project_name="Tumour Finder", package_name="tumour", **names)
+    project = baked(project_name="Tumour Finder", package_name="tumour", **names)
     assert project.name == "tumour-finder"
     assert project_files(project) == expected_files(package="tumour")
     texts = read_texts(project)
@@ -154,8 +154,8 @@ def test_custom_names_are_defined_and_used(bake):
     assert "Scans(" in texts["tumour/data.py"]
 
 
-def test_licence_names_the_author(bake):
-    project = bake(author_name="Ada Lovelace", license="MIT")
+def test_licence_names_the_author(baked):
+    project = baked(author_name="Ada Lovelace", license="MIT")
     licence = (project / "LICENSE").read_text()
     assert licence.startswith("MIT License")
     assert "Ada Lovelace" in licence
@@ -188,8 +188,8 @@ def test_awkward_project_names_give_valid_projects(bake, tmp_path, monkeypatch, 
 
 
 @pytest.mark.parametrize("answers", RUFF_MATRIX)
-def test_bake_passes_ruff_check_and_format(bake, answers):
-    project = bake(**answers)
+def test_bake_passes_ruff_check_and_format(baked, answers):
+    project = baked(**answers)
     ruff = [sys.executable, "-m", "ruff"]
     for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
         finished = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
@@ -208,9 +208,9 @@ def test_template_hooks_and_tests_pass_ruff():
 
 
 @pytest.mark.parametrize("license_name", ["MIT", "none"])
-def test_project_builds_a_wheel_with_its_metadata(bake, tmp_path, license_name):
+def test_project_builds_a_wheel_with_its_metadata(baked_copy, tmp_path, license_name):
     email = "o'brien+ml@example.co.uk"
-    project = bake(license=license_name, description='A "quoted" 설명', author_email=email)
+    project = baked_copy(license=license_name, description='A "quoted" 설명', author_email=email)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     command += ["--quiet", "--wheel-dir", str(tmp_path / "wheels"), str(project)]
     finished = subprocess.run(command, capture_output=True, text=True)

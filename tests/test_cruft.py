@@ -24,10 +24,9 @@ def commit_all(repo, message):
     run(repo, "git", *GIT_IDENTITY, "commit", "-q", "-m", message)
 
 
-@pytest.fixture
-def template_repo(tmp_path):
+def make_template_repo(folder):
     """A git copy of this template: cruft reads templates from git."""
-    repo = tmp_path / "template"
+    repo = folder / "template"
     ignored = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache")
     shutil.copytree(TEMPLATE, repo, ignore=ignored)
     run(repo, "git", "init", "-q")
@@ -35,19 +34,28 @@ def template_repo(tmp_path):
     return repo
 
 
-@pytest.fixture
-def cruft_project(template_repo, tmp_path):
-    out = tmp_path / "cruft"
-    run(
-        tmp_path,
-        BIN / "cruft",
-        "create",
-        str(template_repo),
-        "--no-input",
-        "--output-dir",
-        str(out),
-    )
+def cruft_create(template_repo, folder):
+    out = folder / "cruft"
+    run(folder, BIN / "cruft", "create", str(template_repo), "--no-input", "--output-dir", str(out))
     return out / "digits-classifier"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A template repository and a project cruft created from it, for tests that only read."""
+    folder = tmp_path_factory.mktemp("cruft")
+    template_repo = make_template_repo(folder)
+    return template_repo, cruft_create(template_repo, folder)
+
+
+@pytest.fixture
+def template_repo(fresh):
+    return fresh[0]
+
+
+@pytest.fixture
+def cruft_project(fresh):
+    return fresh[1]
 
 
 def test_cruft_create_matches_cookiecutter(template_repo, cruft_project, tmp_path):
@@ -68,7 +76,10 @@ def test_cruft_check_passes_on_a_fresh_project(cruft_project):
     assert "up to date" in run(cruft_project, BIN / "cruft", "check")
 
 
-def test_cruft_update_applies_a_template_change(template_repo, cruft_project):
+def test_cruft_update_applies_a_template_change(tmp_path):
+    # Its own repository and project: the update changes both.
+    template_repo = make_template_repo(tmp_path)
+    cruft_project = cruft_create(template_repo, tmp_path)
     run(cruft_project, "git", "init", "-q")
     commit_all(cruft_project, "generated")
     readme = template_repo / "{{cookiecutter.project_slug}}" / "README.md"

@@ -43,8 +43,8 @@ TORCH_PIN = shell_value(FLOOR_SH, "torch_pin")
 
 
 @pytest.mark.parametrize("answers", EVERY_VARIANT, ids=lambda a: f"{a['cli']}-{a['logger']}")
-def test_every_dependency_has_a_floor_that_becomes_a_pin(bake, answers):
-    project = bake(**answers)
+def test_every_dependency_has_a_floor_that_becomes_a_pin(baked, answers):
+    project = baked(**answers)
     declared = floor_requirements.declared(project)
     pins = floor_requirements.floor_requirements([project], [TORCH_PIN])
     assert len(pins) == len(declared)
@@ -54,9 +54,9 @@ def test_every_dependency_has_a_floor_that_becomes_a_pin(bake, answers):
         assert expected in pins, requirement
 
 
-def test_floor_sh_bakes_variants_that_declare_every_dependency(bake):
+def test_floor_sh_bakes_variants_that_declare_every_dependency(baked):
     def union(variants):
-        projects = [bake(**answers) for answers in variants]
+        projects = [baked(**answers) for answers in variants]
         return floor_requirements.floor_requirements(projects, [TORCH_PIN])
 
     assert union(floor_sh_variants()) == union(EVERY_VARIANT)
@@ -71,8 +71,8 @@ def test_torch_stays_at_the_build_setup_sh_installs():
     assert FLOOR_SH.index('install --quiet "$torch_pin"') < FLOOR_SH.index('-r "$work/floors.txt"')
 
 
-def test_generated_ci_tests_the_oldest_and_the_newest_declared_python(bake):
-    project = bake()
+def test_generated_ci_tests_the_oldest_and_the_newest_declared_python(baked):
+    project = baked()
     table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     prefix = "Programming Language :: Python :: "
     versions = [c.removeprefix(prefix) for c in table["classifiers"] if c.startswith(prefix)]

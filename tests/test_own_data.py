@@ -17,9 +17,9 @@ def load_own_data():
 
 # Fewer examples than the benchmark uses, enough to show learning within the default epochs.
 @pytest.mark.parametrize(("kind", "per_class"), [("rgb", 60), ("gray", 50), ("table", None)])
-def test_own_data_trains_to_good_accuracy_with_the_defaults(bake, kind, per_class):
+def test_own_data_trains_to_good_accuracy_with_the_defaults(baked_copy, kind, per_class):
     own_data = load_own_data()
-    project = bake()
+    project = baked_copy()
     inputs, labels = own_data.KINDS[kind](per_class)
     folder = own_data.write(project / "mine", inputs, labels)
     _, accuracy = own_data.train(project, folder)

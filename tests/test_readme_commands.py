@@ -1,4 +1,4 @@
-"""The generated README works line by line: its CPU commands run, in order, in a fresh bake.
+"""The generated README works line by line: its CPU commands run, in order, in a bake of its own.
 
 Commands are read from the rendered README's ```bash and ```python blocks and run through
 bash in the project folder, with small limits appended so that the whole sequence is quick.
@@ -148,8 +148,8 @@ def run_step(project, kind, step, number):
 
 # The commands differ by command line only; without a logger, only the prose differs.
 @pytest.mark.parametrize("variant", ["argparse", "lightningcli"])
-def test_readme_commands_run_in_order(bake, variant):
-    project = bake(**VARIANTS[variant])
+def test_readme_commands_run_in_order(baked_copy, variant):
+    project = baked_copy(**VARIANTS[variant])
     readme = (project / "README.md").read_text()
     lightningcli = VARIANTS[variant].get("cli") == "lightningcli"
     write_own_data(project)
@@ -169,16 +169,16 @@ def test_readme_commands_run_in_order(bake, variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_readme_leaves_out_only_lines_a_cpu_cannot_run(bake, variant):
-    readme = (bake(**VARIANTS[variant]) / "README.md").read_text()
+def test_readme_leaves_out_only_lines_a_cpu_cannot_run(baked, variant):
+    readme = (baked(**VARIANTS[variant]) / "README.md").read_text()
     skipped = skipped_lines(readme)
     assert skipped, "the README shows GPU and DDP commands"
     assert all(any(key in line.replace("--trainer.", "--") for key in SKIPPED) for line in skipped)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_readme_table_names_files_of_the_bake(bake, variant):
-    project = bake(**VARIANTS[variant])
+def test_readme_table_names_files_of_the_bake(baked, variant):
+    project = baked(**VARIANTS[variant])
     section = (project / "README.md").read_text().split("## Where things are")[1].split("\n## ")[0]
     table = [line for line in section.splitlines() if line.startswith("|")]
     rows = [line.split("|")[2] for line in table[2:]]  # below the header and its rule
@@ -187,8 +187,8 @@ def test_readme_table_names_files_of_the_bake(bake, variant):
     assert [name for name in files if not (project / name).is_file()] == []
 
 
-def test_readme_describes_the_groups_of_help(bake):
-    project = bake()
+def test_readme_describes_the_groups_of_help(baked):
+    project = baked()
     readme = (project / "README.md").read_text()
     listed = re.findall(r"`(--\w+)`", re.search(r"\*\*Program\*\*:(.*?)\n\n", readme, re.S)[1])
     status, output = run_step(project, "bash", "python train.py --help", 0)

@@ -1,16 +1,10 @@
 """train.py end to end, in this process: the three argument groups, own data, and refusals."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from train import build_parser, main
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def short_run(data_dir, root, *flags):
@@ -186,20 +180,15 @@ def test_broken_data_file_is_one_clear_error(data_dir, tmp_path, content):
     assert (tmp_path / "labels.npy").read_bytes() == content
 
 
-def run_train(*flags, cwd):
-    command = [sys.executable, str(PROJECT_ROOT / "train.py"), *flags]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
-
-
-def test_corrupt_checkpoint_exits_without_a_traceback(data_dir, tmp_path):
+def test_corrupt_checkpoint_exits_without_a_traceback(data_dir, tmp_path, capfd):
     checkpoint = tmp_path / "broken.ckpt"
     checkpoint.write_bytes(b"PK\x03\x04 truncated")
-    finished = run_train(
-        *short_run(data_dir, tmp_path / "runs", "--ckpt_path", str(checkpoint)), cwd=tmp_path
-    )
-    assert finished.returncode == 1
-    assert "Traceback" not in finished.stderr
-    assert finished.stderr.strip().splitlines()[-1].startswith(f"error: --ckpt_path {checkpoint}")
+    with pytest.raises(SystemExit) as exit_info:
+        main(short_run(data_dir, tmp_path / "runs", "--ckpt_path", str(checkpoint)))
+    # Exiting with a message, Python prints it last and ends with status 1.
+    message = exit_info.value.code
+    assert isinstance(message, str) and message.startswith(f"error: --ckpt_path {checkpoint}")
+    assert "Traceback" not in capfd.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 
