@@ -1,9 +1,11 @@
 """What tune.py costs per trial over a plain train.py run, and how many epochs pruning saves.
 
 Bakes the default project, then:
-- runs `train.py` and a one-trial `tune.py` with the same epochs as whole processes, output
-  to a pipe, interleaved round by round (which goes first alternates), and prints the median
-  wall times and the overhead (train.py also tests the best checkpoint; a trial does not);
+- runs `python -c "import pytorch_lightning"`, `train.py`, and `tune.py` with 1 and with 4
+  trials, every hyperparameter fixed at its default so that each trial is train.py's run,
+  as whole processes with output to a pipe, in rotated rounds; prints the medians, the
+  one-trial overhead, and the marginal cost of a trial against train.py's run less its
+  import (train.py also tests the best checkpoint; a trial does not);
 - runs one seeded study of `--trials` trials of the default search space and counts the
   epochs its trials trained against `--trials` x `--prune_epochs` without pruning.
 
@@ -53,36 +55,77 @@ def timed(project: Path, command: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def fixed_hyperparameters(project: Path) -> list[str]:
+    """Flags that fix every hyperparameter at its default: each trial is train.py's own run."""
+    found = subprocess.run(
+        [sys.executable, "-c", SHOW_DEFAULTS],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.split()
+
+
+# Run inside the baked default project: its model's hyperparameters and defaults, as flags.
+SHOW_DEFAULTS = (
+    "from digits_classifier.model import hyperparameter_defaults as d;"
+    "print(' '.join(f'--{k} {v}' for k, v in d().items()))"
+)
+
+
+def tune_command(flags: list[str], root: str, study: str, trials: int) -> list[str]:
+    return [
+        "tune.py",
+        *flags,
+        "--default_root_dir",
+        root,
+        "--study_name",
+        study,
+        "--n_trials",
+        str(trials),
+    ]
+
+
 def overhead(project: Path, rounds: int, epochs: int) -> None:
     common = ["--max_epochs", str(epochs), "--num_workers", "0", "--enable_progress_bar", "false"]
-    times = {"train.py": [], "tune.py": []}
+    fixed = fixed_hyperparameters(project)
+    times = {"import": [], "train.py": [], "tune.py 1": [], "tune.py 4": []}
     for round_number in range(rounds):
         root = f"bench/round{round_number}"
         commands = {
-            "train.py": ["train.py", *common, "--default_root_dir", root],
-            "tune.py": [
-                "tune.py",
-                *common,
-                "--default_root_dir",
-                root,
-                "--n_trials",
-                "1",
-                "--study_name",
-                f"r{round_number}",
-            ],
+            "import": ["-c", "import pytorch_lightning"],
+            "train.py": ["train.py", *common, *fixed, "--default_root_dir", root],
+            # Up to 4 trials nothing is pruned (the pruner's n_startup_trials), and with every
+            # hyperparameter fixed each trial is the same run as train.py's.
+            "tune.py 1": tune_command(common + fixed, root, f"r{round_number}_1", 1),
+            "tune.py 4": tune_command(common + fixed, root, f"r{round_number}_4", 4),
         }
-        order = list(commands) if round_number % 2 == 0 else list(commands)[::-1]
-        for name in order:
+        # Rotate the order from round to round, so a slow spell does not hit one command only.
+        names = list(commands)
+        for name in names[round_number % len(names) :] + names[: round_number % len(names)]:
             times[name].append(timed(project, commands[name]))
-    train, tune = (statistics.median(times[name]) for name in ("train.py", "tune.py"))
-    print(f"{rounds} interleaved rounds of {epochs} epochs, whole processes, output to a pipe:")
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{rounds} rotated rounds of {epochs} epochs, whole processes, output to a pipe;")
+    print("every hyperparameter fixed at its default, so each trial is train.py's own run:")
+    for name, label in (
+        ("import", 'python -c "import pytorch_lightning"'),
+        ("train.py", "train.py (fit + test)"),
+        ("tune.py 1", "tune.py, 1 trial"),
+        ("tune.py 4", "tune.py, 4 trials"),
+    ):
+        print(f"  {label:38s} median {median[name]:6.2f} s  {[round(t, 2) for t in times[name]]}")
+    whole = median["tune.py 1"] / median["train.py"] - 1
+    print(f"  one-trial tune.py against train.py, whole processes: {100 * whole:+.1f}%")
+    # A study pays the interpreter, the imports, the database and the picture once; each
+    # further trial costs what its run costs. train.py's run is its wall time less the import.
+    trial = (median["tune.py 4"] - median["tune.py 1"]) / 3
+    run = median["train.py"] - median["import"]
+    print(f"  per trial, the marginal cost ((4 trials - 1 trial) / 3): {trial:.2f} s, against")
     print(
-        f"  train.py (fit + test): median {train:.2f} s  {[round(t, 2) for t in times['train.py']]}"
+        f"  {run:.2f} s for train.py's run (its wall time less the import):"
+        f" {100 * (trial / run - 1):+.1f}%"
     )
-    print(
-        f"  tune.py (1 trial):     median {tune:.2f} s  {[round(t, 2) for t in times['tune.py']]}"
-    )
-    print(f"  per-trial overhead of tune.py: {100 * (tune - train) / train:+.1f}%")
 
 
 def pruning(project: Path, trials: int, epochs: int) -> None:
