@@ -77,6 +77,7 @@ def expected_files(package="digits_classifier", **answers):
         "tests/test_faults.py",
         "tests/test_model.py",
         "tests/test_predict.py",
+        "tests/test_progress.py",
         "tests/test_reproducibility.py",
         "tests/test_train.py",
         "tests/test_tune.py",
