@@ -6,7 +6,11 @@ import sys
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from {{ cookiecutter.package_name }}.callbacks import EpochLines, make_callbacks, make_progress_bar
+from {{ cookiecutter.package_name }}.callbacks import (
+    EpochLines,
+    make_callbacks,
+    make_progress_bar,
+)
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
@@ -37,7 +41,10 @@ def test_a_log_gets_one_line_per_epoch_with_its_metrics(data_dir, tmp_path, caps
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
     model = {{ cookiecutter.model_class }}(
-        datamodule.input_shape, datamodule.num_classes, channels=4, hidden_units=8
+        datamodule.input_shape,
+        datamodule.num_classes,
+        channels=4,
+        hidden_units=8,
     )
     trainer.fit(model, datamodule=datamodule)
     output = capsys.readouterr().out
