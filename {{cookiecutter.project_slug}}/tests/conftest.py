@@ -3,6 +3,7 @@
 {% if cookiecutter.logger == "wandb" -%}
 import os
 {% endif -%}
+import logging
 import sys
 
 import pytest
@@ -73,3 +74,16 @@ def run_in_tmp_path(tmp_path, monkeypatch):
     """Runs write relative paths (outputs/, ...) under tmp_path; pytest's flags stay its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["train.py"])
+
+
+@pytest.fixture
+def lightning_log(caplog):
+    """caplog, with what Lightning and train.py log through Lightning's logger.
+
+    That logger stops passing records to the root logger, where caplog listens, when the
+    root one had no handler yet as Lightning was imported; it depends on what ran first.
+    """
+    lightning_logger = logging.getLogger("pytorch_lightning")
+    lightning_logger.addHandler(caplog.handler)
+    yield caplog
+    lightning_logger.removeHandler(caplog.handler)

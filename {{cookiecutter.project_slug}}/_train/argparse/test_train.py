@@ -86,23 +86,23 @@ def test_num_classes_may_add_room_but_never_contradict_the_labels(data_dir, tmp_
     assert not (tmp_path / "fewer").exists()
 
 
-def test_without_validation_it_still_trains_and_tests(data_dir, tmp_path, caplog):
+def test_without_validation_it_still_trains_and_tests(data_dir, tmp_path, lightning_log):
     metrics = main(short_run(data_dir, tmp_path, "--limit_val_batches", "0"))
     assert "test_acc" in metrics
     (last,) = tmp_path.rglob("*.ckpt")
     assert last.name == "last.ckpt"
     assert "No validation (--limit_val_batches 0): no early stopping and no best.ckpt" in (
-        caplog.text
+        lightning_log.text
     )
     # last.ckpt is not the best one: the line says which weights were tested.
-    assert "Best checkpoint" not in caplog.text
+    assert "Best checkpoint" not in lightning_log.text
     tested = (
         f"No best checkpoint (no epoch was validated): tested the final weights, saved in {last}"
     )
-    assert tested in caplog.text
+    assert tested in lightning_log.text
 
 
-def test_resume_takes_the_settings_from_the_checkpoint(data_dir, tmp_path, caplog):
+def test_resume_takes_the_settings_from_the_checkpoint(data_dir, tmp_path):
     main(short_run(data_dir, tmp_path, "--channels", "8", "--batch_size", "16"))
     main(short_run(data_dir, tmp_path, "--ckpt_path", "last", "--max_epochs", "2"))
     newest = max(tmp_path.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)

@@ -226,17 +226,17 @@ def test_a_missing_config_file_is_one_line(data_dir, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
-def test_without_validation_it_trains_and_says_what_it_skips(data_dir, tmp_path, caplog):
+def test_without_validation_it_trains_and_says_what_it_skips(data_dir, tmp_path, lightning_log):
     cli = fit(data_dir, tmp_path, "--trainer.limit_val_batches", "0")
     assert cli.trainer.state.finished and cli.trainer.early_stopping_callback is None
     (last,) = tmp_path.rglob("*.ckpt")
     assert last.name == "last.ckpt"
     assert "No validation (--trainer.limit_val_batches 0): no early stopping and no best.ckpt" in (
-        caplog.text
+        lightning_log.text
     )
-    assert "Best checkpoint" not in caplog.text
+    assert "Best checkpoint" not in lightning_log.text
     assert f"No best checkpoint (no epoch was validated): the final weights are in {last}" in (
-        caplog.text
+        lightning_log.text
     )
     tested = evaluate("test", data_dir, tmp_path, "--ckpt_path", "last")
     assert "test_acc" in tested.trainer.callback_metrics
@@ -245,7 +245,7 @@ def test_without_validation_it_trains_and_says_what_it_skips(data_dir, tmp_path,
         assert torch.equal(tensor, saved[name]), name
 
 
-def test_fit_names_the_best_checkpoint(data_dir, tmp_path, caplog):
+def test_fit_names_the_best_checkpoint(data_dir, tmp_path, lightning_log):
     fit(data_dir, tmp_path)
     (best,) = tmp_path.rglob("best.ckpt")
-    assert f"Best checkpoint: {best}" in caplog.text
+    assert f"Best checkpoint: {best}" in lightning_log.text

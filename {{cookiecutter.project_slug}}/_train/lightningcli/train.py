@@ -62,9 +62,18 @@ class ArgumentParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None):
         if not self.exit_on_error:
             super().error(message, ex)  # raised for the parser that called this one to handle
-        known = getattr(ex, "subcommand_parser", None) or self
+        known = getattr(ex, "subcommand_parser", None) or named_subcommand(self, message) or self
         options = [name[2:] for name in known._option_string_actions if name.startswith("--")]
         self.exit(2, f"error: {one_line_error(message, getattr(self, 'args', []), options)}\n")
+
+
+def named_subcommand(
+    parser: LightningArgumentParser, message: str
+) -> LightningArgumentParser | None:
+    """The parser of the subcommand an error names; older jsonargparse does not attach it."""
+    named = re.search(r"Subcommand '(\w+)'", message)
+    subcommands = parser._subcommands_action
+    return subcommands._name_parser_map.get(named[1]) if named and subcommands else None
 
 
 def one_line_error(message: str, args: list[str], options: list[str]) -> str:
@@ -75,7 +84,12 @@ def one_line_error(message: str, args: list[str], options: list[str]) -> str:
     if missing:
         named = [path for path in sources if Path(path).resolve() == Path(missing[1])]
         return f"--config {named[0] if named else missing[1]}: no such file"
-    unknown = re.match(r"(?:Subcommand|Group) '\w+' does not accept option '(.+)'", message)
+    # Older jsonargparse releases say "Validation failed: ... does not accept nested key".
+    unknown = re.match(
+        r"(?:Validation failed: )?(?:Subcommand|Group) '\w+' does not accept"
+        r" (?:option|nested key) '(.+)'",
+        message,
+    )
     typed = re.match(r'Parser key "([^"]+)": (.*?(?:Got value: (.*))?)$', message)
     linked = re.match(
         r"Call to compute_fn of link '\w+\(([\w.]+)\)[^']*' with args \((.*)\) failed: (.*)",
