@@ -1,9 +1,9 @@
 """Shared by the tests: the project's data prepared once, short runs' flags, runs kept in tmp."""
 
+import logging
 {% if cookiecutter.logger == "wandb" -%}
 import os
 {% endif -%}
-import logging
 import sys
 
 import pytest
