@@ -82,6 +82,18 @@ def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint
     return [best, latest]
 
 
+def saved_checkpoints(trainer: pl.Trainer) -> tuple[str, str]:
+    """The paths of the run's best checkpoint and of its last one; "" for one not written.
+
+    Without validation no checkpoint ranks epochs, so there is no best one.
+    """
+    callbacks = trainer.checkpoint_callbacks
+    best = next((callback.best_model_path for callback in callbacks if callback.monitor), "")
+    # The checkpoint without a monitor keeps its latest file as its "best".
+    last = next((callback.best_model_path for callback in callbacks if not callback.monitor), "")
+    return best, last
+
+
 def check_training_finished(trainer: pl.Trainer) -> None:
     """Raise TrainingError if the loss stopped being a number, rather than test a broken model."""
     stopper = trainer.early_stopping_callback
@@ -119,9 +131,7 @@ class ResumeHint(Callback):
         if not isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
             return
         signal_name = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C (SIGINT)"
-        # The checkpoint without a monitor keeps its latest file as its "best".
-        saved = [callback.best_model_path for callback in trainer.checkpoint_callbacks]
-        latest = next((path for path in saved if Path(path).name.startswith("last")), "")
+        _, latest = saved_checkpoints(trainer)
         if latest:
             advice = f"{latest} holds the last finished epoch; add --ckpt_path last to resume"
         else:

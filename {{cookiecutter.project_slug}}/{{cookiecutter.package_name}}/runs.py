@@ -4,7 +4,6 @@ import os
 {%- endif %}
 from pathlib import Path
 
-import pytorch_lightning as pl
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
@@ -18,18 +17,6 @@ def start_run(root_dir: str | Path, with_logger: bool = True) -> tuple[Logger | 
     if not with_logger:
         return False, claim_run_dir(root_dir)
     return make_logger(root_dir)
-
-
-def saved_checkpoints(trainer: pl.Trainer) -> tuple[str, str]:
-    """The paths of the run's best checkpoint and of its last one; "" for one not written.
-
-    Without validation no checkpoint ranks epochs, so there is no best one.
-    """
-    callbacks = trainer.checkpoint_callbacks
-    best = next((callback.best_model_path for callback in callbacks if callback.monitor), "")
-    # The checkpoint without a monitor keeps its latest file as its "best".
-    last = next((callback.best_model_path for callback in callbacks if not callback.monitor), "")
-    return best, last
 
 
 def claim_run_dir(root_dir: str | Path) -> Path | None:

@@ -13,6 +13,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from {{ cookiecutter.package_name }}.callbacks import (
     check_training_finished,
     make_callbacks,
+    saved_checkpoints,
 )
 from {{ cookiecutter.package_name }}.checkpoints import (
     AtomicCheckpointIO,
@@ -36,10 +37,7 @@ from {{ cookiecutter.package_name }}.model import (
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.runs import (
-    saved_checkpoints,
-    start_run,
-)
+from {{ cookiecutter.package_name }}.runs import start_run
 from {{ cookiecutter.package_name }}.trainer_args import (
     HelpFormatter,
     add_trainer_args,

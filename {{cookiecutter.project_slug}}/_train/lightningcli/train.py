@@ -18,6 +18,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from {{ cookiecutter.package_name }}.callbacks import (
     check_training_finished,
     make_callbacks,
+    saved_checkpoints,
 )
 from {{ cookiecutter.package_name }}.checkpoints import (
     AtomicCheckpointIO,
@@ -37,10 +38,7 @@ from {{ cookiecutter.package_name }}.model import (
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.runs import (
-    saved_checkpoints,
-    start_run,
-)
+from {{ cookiecutter.package_name }}.runs import start_run
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
