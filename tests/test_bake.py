@@ -50,6 +50,12 @@ RUFF_MATRIX = [
     pytest.param({**LONGEST_NAMES, "cli": "lightningcli"}, id="longest-names-lightningcli"),
     pytest.param({**SHORTEST_NAMES, "logger": "mlflow"}, id="shortest-names-mlflow"),
     pytest.param({**SHORTEST_NAMES, "cli": "lightningcli"}, id="shortest-names-lightningcli"),
+    # The scripts (train, tune) are imported beside the package: names on either side of
+    # "train" must sort the same way ("trial" differs from it only at the third letter).
+    pytest.param({"package_name": "vision"}, id="package-after-train"),
+    pytest.param({"package_name": "trial", "cli": "lightningcli"}, id="package-trial-cli"),
+    pytest.param({"package_name": "u_net", "logger": "mlflow"}, id="package-u-net-mlflow"),
+    pytest.param({"package_name": "a_net", "cli": "lightningcli"}, id="package-before-train"),
 ]
 
 

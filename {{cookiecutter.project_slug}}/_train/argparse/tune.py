@@ -34,6 +34,7 @@ from {{ cookiecutter.package_name }}.tuning import (
     open_study,
     search,
 )
+
 from train import TrainingError, fit, parse_args
 from train import build_parser as build_train_parser
 

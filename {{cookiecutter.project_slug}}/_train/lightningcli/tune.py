@@ -33,6 +33,7 @@ from {{ cookiecutter.package_name }}.tuning import (
     open_study,
     search,
 )
+
 from train import CLI, run_cli
 from train import main as train_main
 
