@@ -67,58 +67,28 @@ RESERVED_CLASS_NAMES = {
     "WorseEveryEpoch",
 }
 
-# Top-level modules the generated project imports or depends on, its own modules and
-# folders, the folders its .gitignore ignores, and the stdlib's "test" package, which
-# sys.stdlib_module_names omits. tests/test_reserved_names.py derives this set too.
-RESERVED_PACKAGE_NAMES = {
-    "__pycache__",
-    "_pytest",
-    "build",
-    "configs",
-    "conftest",
-    "data",
-    "dist",
-    "functorch",
-    "jsonargparse",
-    "lightning_fabric",
-    "lightning_logs",
-    "matplotlib",
-    "mlflow",
-    "mlruns",
-    "mpl_toolkits",
-    "numpy",
-    "optuna",
-    "outputs",
-    "predict",
-    "py",
-    "pylab",
-    "pytest",
-    "pytorch_lightning",
-    "ruff",
-    "sklearn",
-    "sqlalchemy",
-    "tensorboard",
-    "test",
-    "test_checkpoints",
-    "test_data",
-    "test_faults",
-    "test_model",
-    "test_predict",
-    "test_progress",
-    "test_reproducibility",
-    "test_train",
-    "test_trainer_args",
-    "test_tune",
-    "test_tuning",
-    "tests",
-    "torch",
-    "torchgen",
-    "torchmetrics",
-    "train",
-    "tune",
-    "wandb",
-    "yaml",
-}
+# Top-level modules the generated project imports or depends on, directly or through its
+# dependencies' dependencies; its own modules and folders; the folders its .gitignore ignores;
+# and the stdlib's "test" package, which sys.stdlib_module_names omits. Sorted, one space
+# apart. tests/test_reserved_names.py derives this set too.
+RESERVED_PACKAGE_NAMES_TEXT = """
+__pycache__ _cffi_backend _distutils_hack _pytest _xxhash _yaml absl aiohappyeyeballs aiohttp
+aiosignal alembic annotated_doc annotated_types anyio attr attrs build cachetools certifi cffi
+charset_normalizer click cloudpickle colorlog configs conftest contourpy coreweave_evaluations
+cryptography cycler data databricks dateutil dist distro docstring_parser dotenv fastapi
+filelock frozenlist fsspec functorch git gitdb google grpc h11 httpcore httpx idna
+importlib_metadata iniconfig isympy jinja2 joblib jsonargparse kiwisolver lightning_fabric
+lightning_logs lightning_utilities mako markdown markupsafe matplotlib mlflow mlruns
+mpl_toolkits mpmath multidict narwhals networkx numpy opentelemetry optuna outputs packaging
+platformdirs pluggy predict propcache py pyasn1 pyasn1_modules pycparser pydantic pydantic_core
+pygments pylab pyparsing pytest pytorch_lightning requests ruff scipy setuptools sklearn smmap
+sniffio sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server test
+test_checkpoints test_data test_faults test_model test_predict test_progress
+test_reproducibility test_train test_trainer_args test_tune test_tuning tests threadpoolctl
+torch torchgen torchmetrics tqdm train tune typeshed_client typing_extensions typing_inspection
+tzdata urllib3 uvicorn wandb werkzeug xxhash yaml yarl zipp
+"""
+RESERVED_PACKAGE_NAMES = set(RESERVED_PACKAGE_NAMES_TEXT.split())
 
 # Generated code is laid out to stay within ruff's line length for names this long.
 MAX_NAME_LENGTH = 40
@@ -155,8 +125,8 @@ def check_package_name(name):
         return "a Python keyword cannot name a package"
     if name in RESERVED_PACKAGE_NAMES or name in sys.stdlib_module_names:
         return (
-            "that name would shadow a module the project imports or clash with a file "
-            "or ignored folder of the project; choose another"
+            "that name would shadow a module the project or its dependencies import, or "
+            "clash with a file or ignored folder of the project; choose another"
         )
     return None
 

@@ -2,9 +2,9 @@
 
 Every variant is baked with sentinel names, then read: a class name must not be any name
 bound or used in a file where the user's classes appear; a package name must not be a
-module the project imports or depends on, one of its own files or folders, or a folder its
-.gitignore ignores. The hook keeps these sets as data; this test says what to add or remove
-whenever the generated code changes.
+module the project imports or depends on (directly or not), one of its own files or folders,
+or a folder its .gitignore ignores. The hook keeps these sets as data; this test says what to
+add or remove whenever the generated code or its dependencies change.
 """
 
 import ast
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import TEMPLATE, load_hook, project_files
 from cookiecutter.main import cookiecutter
+from packaging.requirements import Requirement
 
 SENTINELS = {
     "package_name": "zz_sentinel_pkg",
@@ -98,7 +99,17 @@ def imported_modules(tree):
 
 
 def dependency_modules(project):
-    """The top-level modules of the distributions the project depends on, as installed here."""
+    """The top-level modules of every distribution the project's requirements pull in, at any depth.
+
+    The closure of the declared requirements (and the dev extra), walked through each installed
+    distribution's metadata, with its markers and extras evaluated here; each distribution's
+    modules come from its top_level.txt or RECORD (packages_distributions). A package named
+    like any of them would shadow it, or be shadowed, once installed beside it: `tqdm` breaks
+    Lightning at start-up. The closure, not the modules imported at start-up (sys.modules
+    after an import), because dependencies import some modules only on some paths.
+    This runs in the template's venv, whose requirements-dev.txt pins every version, so the
+    set is the same on every run; the floor venv has no cookiecutter and never runs it.
+    """
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     requirements = list(pyproject["project"]["dependencies"])
     for extra in pyproject["project"].get("optional-dependencies", {}).values():
@@ -108,13 +119,30 @@ def dependency_modules(project):
         for distribution in distributions:
             modules_by_distribution.setdefault(normalize(distribution), set()).add(module)
     modules = set()
-    for requirement in requirements:
-        distribution = normalize(re.match(r"[A-Za-z0-9._-]+", requirement).group())
-        assert distribution in modules_by_distribution, (
-            f"{distribution} is not installed; install requirements-dev.txt"
-        )
-        modules |= modules_by_distribution[distribution]
+    for distribution in requirement_closure(map(Requirement, requirements)):
+        modules |= modules_by_distribution.get(distribution, set())
     return modules
+
+
+def requirement_closure(requirements):
+    """The normalized names of the distributions these requirements need, recursively."""
+    seen, todo, names = set(), list(requirements), set()
+    while todo:
+        requirement = todo.pop()
+        name = normalize(requirement.name)
+        if (name, frozenset(requirement.extras)) in seen:
+            continue
+        seen.add((name, frozenset(requirement.extras)))
+        try:
+            needs = importlib.metadata.requires(requirement.name) or []
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{requirement.name} is not installed; install requirements-dev.txt")
+        names.add(name)
+        extras = requirement.extras or {""}
+        for need in map(Requirement, needs):
+            if need.marker is None or any(need.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(need)
+    return names
 
 
 def normalize(distribution):
@@ -202,3 +230,8 @@ def test_sentinels_pass_the_hook_and_appear_in_every_variant(variants):
         assert (project / SENTINELS["package_name"] / "model.py").is_file()
         trees = python_files(project).values()
         assert set().union(*map(names_in, trees)) >= CLASS_SENTINELS, project
+
+
+def test_the_hook_writes_its_package_names_sorted_and_once():
+    words = HOOK.RESERVED_PACKAGE_NAMES_TEXT.split()
+    assert words == sorted(set(words))
