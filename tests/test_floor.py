@@ -2,17 +2,21 @@
 
 scripts/floor.sh installs what scripts/floor_requirements.py prints for the variants it bakes;
 these tests check that every variant's every dependency has a floor it turns into a pin, that
-those variants declare everything any variant does, and that torch stays at the pinned build.
+those variants declare everything any variant does, that torch stays at the pinned build, and
+that every third-party module the generated code imports comes from a declared dependency.
 """
 
+import ast
+import importlib.metadata
 import importlib.util
 import itertools
 import json
 import re
+import sys
 import tomllib
 
 import pytest
-from conftest import TEMPLATE
+from conftest import TEMPLATE, project_files
 
 SPEC = importlib.util.spec_from_file_location(
     "floor_requirements", TEMPLATE / "scripts" / "floor_requirements.py"
@@ -61,6 +65,46 @@ def test_floor_sh_bakes_variants_that_declare_every_dependency(baked):
 
     assert union(floor_sh_variants()) == union(EVERY_VARIANT)
     assert {a["cli"] for a in floor_sh_variants()} == set(CHOICES["cli"])
+
+
+def imported_modules(project):
+    """The top-level module of every absolute import in the project's .py files, at any depth."""
+    modules = set()
+    for name in project_files(project):
+        if name.endswith(".py"):
+            for node in ast.walk(ast.parse((project / name).read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules.add(node.module.split(".")[0])
+    return modules
+
+
+def own_modules(project):
+    """The project's package, its scripts and its tests' modules (tests/ is on the path)."""
+    names = {path.name for path in project.iterdir() if path.is_dir()}
+    for folder in (project, project / "tests"):
+        names |= {path.stem for path in folder.glob("*.py")}
+    return names
+
+
+@pytest.mark.parametrize("answers", EVERY_VARIANT, ids=lambda a: f"{a['cli']}-{a['logger']}")
+def test_every_third_party_import_comes_from_a_declared_dependency(baked, answers):
+    # A module that arrives only through another dependency has no floor of its own: the
+    # floor job would install whatever version that dependency happens to pull in.
+    project = baked(**answers)
+    declared = {
+        floor_requirements.floor_pin(requirement)[0]
+        for requirement in floor_requirements.declared(project)
+    }
+    providers = importlib.metadata.packages_distributions()
+    third_party = imported_modules(project) - sys.stdlib_module_names - own_modules(project)
+    undeclared = {
+        module: providers.get(module, ["(not installed here)"])
+        for module in sorted(third_party)
+        if not {floor_requirements.canonical(d) for d in providers.get(module, [])} & declared
+    }
+    assert not undeclared, f"imported, but no declared dependency provides them: {undeclared}"
 
 
 def test_torch_stays_at_the_build_setup_sh_installs():
