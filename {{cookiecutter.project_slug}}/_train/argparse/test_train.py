@@ -145,6 +145,8 @@ BAD_FLAGS = {
     "seed-too-large": (["--seed", "99999999999"], "--seed"),
     "max-epochs-zero": (["--max_epochs", "0"], "--max_epochs"),
     "patience-zero": (["--patience", "0"], "--patience"),
+    # Lightning's barebones mode refuses the logger and callbacks every run here has.
+    "barebones": (["--barebones", "true"], "--barebones"),
 }
 
 
