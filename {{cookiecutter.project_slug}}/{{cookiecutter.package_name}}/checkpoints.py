@@ -3,12 +3,16 @@
 import errno
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
 from .errors import CheckpointError
 from .files import atomic_file, link_or_copy
+
+if TYPE_CHECKING:  # data.py is not imported to read a checkpoint
+    from .data import {{ cookiecutter.datamodule_class }}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -23,7 +27,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         super().__init__()
         self.latest: tuple[tuple, Path] | None = None  # (training state, file) written last
 
-    def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options=None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict, path: str | Path, storage_options: object = None
+    ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = training_state(checkpoint)
@@ -114,7 +120,9 @@ def find_checkpoint(
     )
 
 
-def data_mismatch(hyper_parameters: dict, datamodule) -> str | None:
+def data_mismatch(
+    hyper_parameters: dict, datamodule: "{{ cookiecutter.datamodule_class }}"
+) -> str | None:
     """Why a model saved with these hyperparameters cannot take the data module's data, if so."""
     data_dir = datamodule.hparams.data_dir
     if tuple(hyper_parameters["input_shape"]) != datamodule.input_shape:

@@ -1,6 +1,7 @@
 """Errors the scripts report as one line: each message names the path or flag at fault."""
 
 import argparse
+from typing import NoReturn
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -24,7 +25,7 @@ class TrainingError(Exception):
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, instead of a usage block of every flag."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

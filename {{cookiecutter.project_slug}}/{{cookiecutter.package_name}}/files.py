@@ -7,11 +7,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextmanager
-def atomic_file(path: str | Path, mode: str = "wb", **open_args) -> Iterator[IO]:
+def atomic_file(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO]:
     """Open a temporary file beside `path`; when the block succeeds, it replaces `path` whole.
 
     On any error the temporary file is removed and `path` keeps its old contents. The new

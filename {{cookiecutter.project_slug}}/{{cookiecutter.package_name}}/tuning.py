@@ -10,6 +10,7 @@ import re
 import shlex
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def add_tuning_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     return group
 
 
-def integer_from(minimum: int):
+def integer_from(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer from `minimum` up, refused in one line otherwise."""
 
     def parse(text: str) -> int:
@@ -200,7 +201,13 @@ class ReportToTrial(Callback):
             raise optuna.TrialPruned(f"epoch {epoch}: val_loss {value:.4f}")
 
 
-def search(study: optuna.Study, objective, n_trials: int, timeout: float | None, catch=()) -> None:
+def search(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int,
+    timeout: float | None,
+    catch: tuple[type[Exception], ...] = (),
+) -> None:
     """Add trials to the study, with a progress line each; Ctrl-C ends as TrialInterrupted."""
     print(
         f"Study {study.study_name!r}: {len(study.trials)} trials so far; adding {n_trials}."

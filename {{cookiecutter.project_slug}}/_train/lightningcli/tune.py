@@ -9,6 +9,7 @@ searched. The objective is each trial's best val_loss, minimized.
 import sys
 
 import optuna
+from jsonargparse import Namespace
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from {{ cookiecutter.package_name }}.errors import (
@@ -58,7 +59,7 @@ def build_parser() -> ArgumentParser:
 class FlagsChecked(Exception):
     """Raised by CheckFlags with the parsed configuration of `train.py fit`."""
 
-    def __init__(self, config):
+    def __init__(self, config: Namespace) -> None:
         super().__init__("flags checked")
         self.config = config
 
@@ -70,7 +71,7 @@ class CheckFlags(CLI):
         raise FlagsChecked(self.config.fit)
 
 
-def checked_config(training_argv: list[str]):
+def checked_config(training_argv: list[str]) -> Namespace:
     """The configuration every trial starts from; bad flags stop here, before any trial."""
     try:
         run_cli(["fit", *training_argv], CheckFlags)
@@ -78,7 +79,7 @@ def checked_config(training_argv: list[str]):
         return checked.config
 
 
-def fixed_hyperparameters(model_config, training_argv: list[str]) -> dict:
+def fixed_hyperparameters(model_config: Namespace, training_argv: list[str]) -> dict:
     """The hyperparameters typed as --model.* flags or set away from their defaults."""
     typed = {
         flag.split("=")[0].removeprefix("--model.")
