@@ -30,11 +30,9 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def interruption_exit_code(stop: SystemExit) -> int | None:
-    """The status shells expect from a run a signal stopped: 143 for SIGTERM, 130 for Ctrl-C.
-
-    Lightning ends a stopped run with SIGTERMException, or with exit status 1 after Ctrl-C;
-    batch schedulers would read either as success or as an ordinary failure.
-    """
+    """The status shells expect from a run a signal stopped: 143 for SIGTERM, 130 for Ctrl-C."""
+    # Lightning ends a stopped run with SIGTERMException, or with exit status 1 after Ctrl-C;
+    # batch schedulers would read either as success or as an ordinary failure.
     if isinstance(stop, SIGTERMException):
         return 143
     if isinstance(stop.__context__, KeyboardInterrupt):

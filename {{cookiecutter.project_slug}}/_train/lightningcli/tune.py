@@ -1,10 +1,4 @@
-"""Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags.
-
-Every trial is a `train.py fit` run: the flags other than the tuning ones go to the project's
-LightningCLI, --config included, and hold for every trial. The model's
-suggest_hyperparameters holds the search space; a --model.* setting given here is not
-searched. The objective is each trial's best val_loss, minimized.
-"""
+"""Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags."""
 
 import sys
 
@@ -37,11 +31,19 @@ from {{ cookiecutter.package_name }}.tuning import (
 from train import CLI, run_cli
 from train import main as train_main
 
+# What --help says of the trials, after the line above.
+ABOUT_TRIALS = (
+    " Every trial is a `train.py fit` run: the flags other than the tuning ones go to the"
+    " project's LightningCLI, --config included, and hold for every trial. The model's"
+    " suggest_hyperparameters holds the search space; a --model.* setting given here is not"
+    " searched. The objective is each trial's best val_loss, minimized."
+)
+
 
 def build_parser() -> ArgumentParser:
     """The Tuning group; every other flag is left for `train.py fit`."""
     parser = ArgumentParser(
-        description=__doc__,
+        description=__doc__ + ABOUT_TRIALS,
         usage="python tune.py [tuning flags] [train.py fit flags]",
         add_help=False,
         # No abbreviations: a flag of train.py's must never be taken for a tuning one.
