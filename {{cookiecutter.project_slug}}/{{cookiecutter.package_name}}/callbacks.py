@@ -214,12 +214,12 @@ def run_directory(trainer: pl.Trainer) -> Path:
 @rank_zero_only
 def draw_curves(history: list[dict], path: Path) -> None:
     # Imported here: matplotlib is needed once, after training. Figure, not pyplot:
-    # no display, no global state, and a faster import.
+    # no display and no global state.
     from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
     figure = Figure(figsize=(10, 4))
-    # Fixed margins that fit these labels: an automatic layout measures every text first.
+    # Fixed margins that fit these labels: an automatic layout is slower.
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for name, label in (("train_loss", "train"), ("val_loss", "validation")):

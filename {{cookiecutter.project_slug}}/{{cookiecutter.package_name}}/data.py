@@ -95,8 +95,7 @@ def load_array(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy file ({err})") from None
     if array.ndim == 0 or len(array) == 0:
         raise DataError(f"{path}: expected a non-empty array, got shape {array.shape}")
-    # A plain array over the same mapping: each index into an np.memmap builds another
-    # memmap object, which costs more than reading a small example.
+    # A plain array over the same mapping, faster to index than the np.memmap itself.
     return array.view(np.ndarray)
 
 
@@ -298,8 +297,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             # run's workers start as an unbroken run's did.
             generator=torch.Generator().manual_seed(self.hparams.seed),
             worker_init_fn=init_worker,
-            # Workers live across epochs: starting them again each epoch costs more
-            # than an epoch of a small data set.
+            # Workers live across epochs rather than start again in each, which is slower.
             persistent_workers=num_workers > 0,
         )
 
