@@ -253,6 +253,27 @@ def test_generated_code_has_typed_signatures_and_short_docstrings(baked, answers
     assert wordy == [], "docstrings longer than two lines"
 
 
+@pytest.mark.parametrize("answers", OPTION_MATRIX)
+def test_the_seed_is_passed_and_callbacks_stand_alone(baked, answers):
+    project = baked(**answers)
+    texts = read_texts(project)
+    # The seed travels as a parameter, never through Lightning's environment variable.
+    assert [name for name, text in texts.items() if "PL_GLOBAL_SEED" in text] == []
+    # callbacks.py needs nothing of data.py.
+    package = "digits_classifier"
+    own_modules = []
+    for node in ast.walk(ast.parse(texts[f"{package}/callbacks.py"])):
+        if isinstance(node, ast.Import):
+            own_modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = package if node.level else node.module or ""
+            if node.level and node.module:
+                module += "." + node.module
+            own_modules += [module, *(f"{module}.{alias.name}" for alias in node.names)]
+    assert f"{package}.errors" in own_modules
+    assert [name for name in own_modules if name.startswith(f"{package}.data")] == []
+
+
 @pytest.mark.parametrize("answers", RUFF_MATRIX)
 def test_bake_passes_ruff_check_and_format(baked, answers):
     project = baked(**answers)
