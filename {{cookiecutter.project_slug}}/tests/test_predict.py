@@ -1,10 +1,9 @@
 """predict.py rebuilds the model from a checkpoint and writes one CSV row per example."""
 
 import csv
+import io
 import shutil
 import sys
-
-import io
 
 import numpy as np
 import pytest
