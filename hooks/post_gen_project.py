@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 COMMIT_MESSAGE = "Generate the project from lightning-template"
@@ -144,12 +145,20 @@ def main():
     if not is_yes(ANSWERS["pre_commit"]):
         remove(project / ".pre-commit-config.yaml")
     # cruft renders into temporary folders and diffs them: a .git there would join the diff.
-    if "_commit" in ANSWERS:
-        return 0
-    if is_yes(ANSWERS["git_init"]):
+    if "_commit" not in ANSWERS and is_yes(ANSWERS["git_init"]):
         print(make_repository(project))
-    print("\n".join(next_steps(project)))
+    if not rendered_for_a_diff(project):
+        print("\n".join(next_steps(project)))
     return 0
+
+
+def rendered_for_a_diff(project):
+    """Whether cruft renders this project only to diff it (update, diff), not to create it."""
+    # cruft renders those into a fresh tempfile.TemporaryDirectory(), named tmp*; its create
+    # and cookiecutter render where the user asked.
+    temp_root = Path(tempfile.gettempdir()).resolve()
+    parent = project.resolve().parent
+    return "_commit" in ANSWERS and parent.parent == temp_root and parent.name.startswith("tmp")
 
 
 if __name__ == "__main__":

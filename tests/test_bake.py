@@ -194,6 +194,92 @@ def test_awkward_project_names_give_valid_projects(bake, tmp_path, monkeypatch, 
     assert not list(tmp_path.rglob("pwned"))
 
 
+def public_functions(tree):
+    """Each function or method a module offers, Lightning hook overrides included."""
+    found = []
+
+    def visit(node, private):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, private or child.name.startswith("_"))
+            # Nested functions are the enclosing one's business, not a public signature.
+            elif (
+                isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+                and not private
+                and (not child.name.startswith("_") or child.name == "__init__")
+            ):
+                found.append(child)
+
+    visit(tree, private=False)
+    return found
+
+
+def missing_hints(function):
+    """The parameters, and "return", that a function leaves without a type hint."""
+    args = function.args
+    params = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    missing = [
+        param.arg
+        for param in params
+        if param and param.annotation is None and param.arg not in ("self", "cls")
+    ]
+    if function.returns is None and function.name != "__init__":
+        missing.append("return")
+    return missing
+
+
+def long_docstrings(tree):
+    """Docstrings of more than two lines, with the line of what they describe."""
+    kinds = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+    long = []
+    for node in ast.walk(tree):
+        docstring = ast.get_docstring(node) if isinstance(node, kinds) else None
+        if docstring and len([line for line in docstring.splitlines() if line.strip()]) > 2:
+            long.append(getattr(node, "lineno", 1))
+    return long
+
+
+@pytest.mark.parametrize("answers", OPTION_MATRIX)
+def test_generated_code_has_typed_signatures_and_short_docstrings(baked, answers):
+    project = baked(**answers)
+    unhinted, wordy = [], []
+    for name, text in read_texts(project).items():
+        if not name.endswith(".py"):
+            continue
+        tree = ast.parse(text, name)
+        wordy += [f"{name}:{line}" for line in long_docstrings(tree)]
+        if not name.startswith("tests/"):
+            unhinted += [
+                f"{name}:{function.lineno} {function.name} {missing}"
+                for function in public_functions(tree)
+                if (missing := missing_hints(function))
+            ]
+    assert unhinted == [], "public signatures need type hints"
+    # The issue asks for one or two lines; a longer why goes in a comment.
+    assert wordy == [], "docstrings longer than two lines"
+
+
+@pytest.mark.parametrize("answers", OPTION_MATRIX)
+def test_the_seed_is_passed_and_callbacks_stand_alone(baked, answers):
+    project = baked(**answers)
+    texts = read_texts(project)
+    # The seed travels as a parameter, never through Lightning's environment variable.
+    assert [name for name, text in texts.items() if "PL_GLOBAL_SEED" in text] == []
+    # callbacks.py needs nothing of data.py.
+    package = "digits_classifier"
+    own_modules = []
+    for node in ast.walk(ast.parse(texts[f"{package}/callbacks.py"])):
+        if isinstance(node, ast.Import):
+            own_modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = package if node.level else node.module or ""
+            if node.level and node.module:
+                module += "." + node.module
+            own_modules += [module, *(f"{module}.{alias.name}" for alias in node.names)]
+    assert f"{package}.errors" in own_modules
+    assert [name for name in own_modules if name.startswith(f"{package}.data")] == []
+
+
 @pytest.mark.parametrize("answers", RUFF_MATRIX)
 def test_bake_passes_ruff_check_and_format(baked, answers):
     project = baked(**answers)

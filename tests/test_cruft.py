@@ -35,17 +35,19 @@ def make_template_repo(folder):
 
 
 def cruft_create(template_repo, folder):
+    """The project cruft creates, and what it printed."""
     out = folder / "cruft"
-    run(folder, BIN / "cruft", "create", str(template_repo), "--no-input", "--output-dir", str(out))
-    return out / "digits-classifier"
+    command = ["create", str(template_repo), "--no-input", "--output-dir", str(out)]
+    printed = run(folder, BIN / "cruft", *command)
+    return out / "digits-classifier", printed
 
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
-    """A template repository and a project cruft created from it, for tests that only read."""
+    """A template repository, a project cruft created from it and what cruft printed."""
     folder = tmp_path_factory.mktemp("cruft")
     template_repo = make_template_repo(folder)
-    return template_repo, cruft_create(template_repo, folder)
+    return template_repo, *cruft_create(template_repo, folder)
 
 
 @pytest.fixture
@@ -56,6 +58,14 @@ def template_repo(fresh):
 @pytest.fixture
 def cruft_project(fresh):
     return fresh[1]
+
+
+def test_cruft_create_prints_the_next_steps(fresh):
+    printed = fresh[2]
+    assert "Next steps:" in printed
+    assert '  pip install -e ".[dev]"' in printed
+    # No repository under cruft, so no line about one.
+    assert "git repository" not in printed
 
 
 def test_cruft_create_matches_cookiecutter(template_repo, cruft_project, tmp_path):
@@ -79,12 +89,14 @@ def test_cruft_check_passes_on_a_fresh_project(cruft_project):
 def test_cruft_update_applies_a_template_change(tmp_path):
     # Its own repository and project: the update changes both.
     template_repo = make_template_repo(tmp_path)
-    cruft_project = cruft_create(template_repo, tmp_path)
+    cruft_project, _ = cruft_create(template_repo, tmp_path)
     run(cruft_project, "git", "init", "-q")
     commit_all(cruft_project, "generated")
     readme = template_repo / "{{cookiecutter.project_slug}}" / "README.md"
     readme.write_text(readme.read_text() + "\nA line the template added later.\n")
     commit_all(template_repo, "template: add a line")
-    run(cruft_project, BIN / "cruft", "update", "--skip-apply-ask")
+    printed = run(cruft_project, BIN / "cruft", "update", "--skip-apply-ask")
+    # The renders cruft diffs print nothing of their own.
+    assert "Next steps:" not in printed
     assert "A line the template added later." in (cruft_project / "README.md").read_text()
     assert "up to date" in run(cruft_project, BIN / "cruft", "check")

@@ -7,9 +7,11 @@ import argparse
 import csv
 import inspect
 import sys
+from collections.abc import Sequence
 from typing import IO
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from {{ cookiecutter.package_name }}.checkpoints import read_checkpoint
@@ -43,7 +45,7 @@ def build_parser() -> ArgumentParser:
 class CSVPredictionWriter(BasePredictionWriter):
     """Write each batch's predictions as CSV rows as they come, and count the correct ones."""
 
-    def __init__(self, csv_file: IO[str]):
+    def __init__(self, csv_file: IO[str]) -> None:
         super().__init__(write_interval="batch")
         self.writer = csv.writer(csv_file)
         self.num_rows = 0
@@ -51,7 +53,14 @@ class CSVPredictionWriter(BasePredictionWriter):
         self.labelled = False
 
     def write_on_batch_end(
-        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        prediction: dict[str, torch.Tensor],
+        batch_indices: Sequence[int] | None,
+        batch: object,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         columns = {name: values.tolist() for name, values in prediction.items()}
         if self.num_rows == 0:

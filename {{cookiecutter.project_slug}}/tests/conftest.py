@@ -57,11 +57,9 @@ def run_flags(data_dir, root, *flags):
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
-    """The data a first run would train on, prepared by the project's own prepare_data.
-
-    The tests take their expectations (sizes, shapes, classes) from it, so they follow
-    whatever data the project is changed to bring.
-    """
+    """The data a first run would train on, prepared by the project's own prepare_data."""
+    # The tests take their expectations (sizes, shapes, classes) from it, so they follow
+    # whatever data the project is changed to bring.
     folder = tmp_path_factory.mktemp("project")
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(folder)
@@ -78,11 +76,9 @@ def run_in_tmp_path(tmp_path, monkeypatch):
 
 @pytest.fixture
 def lightning_log(caplog):
-    """caplog, with what Lightning and train.py log through Lightning's logger.
-
-    That logger stops passing records to the root logger, where caplog listens, when the
-    root one had no handler yet as Lightning was imported; it depends on what ran first.
-    """
+    """caplog, with what Lightning and train.py log through Lightning's logger."""
+    # That logger stops passing records to the root logger, where caplog listens, when the
+    # root one had no handler yet as Lightning was imported; it depends on what ran first.
     lightning_logger = logging.getLogger("pytorch_lightning")
     lightning_logger.addHandler(caplog.handler)
     yield caplog

@@ -1,12 +1,15 @@
 """predict.py rebuilds the model from a checkpoint and writes one CSV row per example."""
 
 import csv
+import io
 import shutil
 import sys
 
 import numpy as np
 import pytest
+import torch
 
+from predict import CSVPredictionWriter
 from predict import main as predict
 from train import main as train
 
@@ -65,6 +68,43 @@ def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir,
     assert {int(row["prediction"]) for row in rows} <= set(range(labels.max() + 1))
     assert all(0.0 <= float(row["confidence"]) <= 1.0 for row in rows)
     assert f"Accuracy on {len(labels)} labelled examples: " in capsys.readouterr().out
+
+
+def test_predict_reads_its_checkpoint_once(checkpoint, data_dir, tmp_path, monkeypatch):
+    loaded = []
+    torch_load = torch.load
+
+    def counting_load(path, *args, **kwargs):
+        loaded.append(str(path))
+        return torch_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    output = tmp_path / "predictions.csv"
+    predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
+    assert loaded == [str(checkpoint)]
+
+
+def test_rows_are_written_as_each_batch_arrives():
+    csv_file = io.StringIO()
+    writer = CSVPredictionWriter(csv_file)
+
+    def batch(labels, predictions):
+        prediction = {
+            "label": torch.tensor(labels),
+            "prediction": torch.tensor(predictions),
+            "confidence": torch.full((len(labels),), 0.5),
+        }
+        writer.write_on_batch_end(None, None, prediction, None, None, 0)
+
+    batch([1, 2], [1, 0])
+    assert csv_file.getvalue().splitlines() == [
+        "index,label,prediction,confidence",
+        "0,1,1,0.5",
+        "1,2,0,0.5",
+    ]
+    batch([3], [3])
+    assert csv_file.getvalue().splitlines()[-1] == "2,3,3,0.5"
+    assert (writer.num_rows, writer.num_correct, writer.labelled) == (3, 2, True)
 
 
 def test_unlabelled_data_gets_no_label_column(checkpoint, data_dir, tmp_path, capsys):

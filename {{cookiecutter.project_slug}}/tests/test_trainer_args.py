@@ -3,10 +3,12 @@
 import argparse
 
 import pytest
+import pytorch_lightning as pl
 
 from {{ cookiecutter.package_name }}.trainer_args import (
     HelpFormatter,
     add_trainer_args,
+    trainer_arg_names,
     trainer_kwargs,
 )
 
@@ -84,12 +86,56 @@ def flag_help(parser, flag):
         ("--fast_dev_run", "(default: False)"),
         ("--max_epochs", "(default: 10)"),
         ("--logger", "(default: True)"),
+        ("--precision", "(default: 32-true)"),
+        ("--limit_train_batches", "(default: 1.0)"),
+        ("--enable_checkpointing", "(default: True)"),
+        ("--min_epochs", "(default: None, off)"),
+        ("--gradient_clip_algorithm", "(default: norm)"),
+        ("--benchmark", "(default: None, Lightning chooses)"),
     ],
 )
 def test_help_shows_each_flags_default(flag, shown):
     help_text = flag_help(help_parser(), flag)
     assert help_text.endswith(shown)
     assert help_text.count("(default:") == 1
+
+
+def shown_defaults(parser):
+    """Each Trainer flag's default as help shows it."""
+    help_text = " ".join(parser.format_help().split())
+    flags = [name for name in trainer_arg_names() if f"--{name} " in help_text]
+    return {name: flag_help(parser, f"--{name}").rsplit("(default: ", 1)[1][:-1] for name in flags}
+
+
+def test_no_trainer_flag_shows_a_bare_none():
+    shown = shown_defaults(help_parser())
+    assert shown and not [name for name, default in shown.items() if default == "None"]
+
+
+def test_defaults_shown_in_help_are_those_a_trainer_uses(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    trainer = pl.Trainer(logger=False)
+    parser = add_trainer_args(argparse.ArgumentParser(formatter_class=HelpFormatter))
+    shown = shown_defaults(parser)
+    used = {
+        name: getattr(trainer, name)
+        for name in shown
+        if isinstance(getattr(trainer, name, ()), str | int | float | bool | None)
+    }
+    used["enable_checkpointing"] = trainer.checkpoint_callback is not None
+    used["enable_progress_bar"] = trainer.progress_bar_callback is not None
+    # logger=False here; the Trainer keeps None and clips by norm once clipping is on; the
+    # working directory stands in for the root.
+    for name in ("logger", "gradient_clip_algorithm", "default_root_dir"):
+        used.pop(name, None)
+    assert {"precision", "limit_val_batches", "num_sanity_val_steps"} <= set(used)
+    # "None, off" and "None, Lightning chooses" stand for None.
+    mismatched = {
+        name: (shown[name], value)
+        for name, value in used.items()
+        if shown[name].split(",")[0] != str(value)
+    }
+    assert mismatched == {}
 
 
 def test_defaults_shown_in_help_stay_out_of_the_namespace():
@@ -99,5 +145,5 @@ def test_defaults_shown_in_help_stay_out_of_the_namespace():
 def test_flags_text_cannot_set_usefully_are_left_out_or_explained():
     parser = help_parser()
     flags = {option for action in parser._actions for option in action.option_strings}
-    assert "--model_registry" not in flags
+    assert "--model_registry" not in flags and "--barebones" not in flags
     assert "false switches the project's logger off" in flag_help(parser, "--logger")

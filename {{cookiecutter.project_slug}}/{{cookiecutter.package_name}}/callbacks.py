@@ -1,4 +1,4 @@
-"""The run's callbacks: Lightning's checkpoints, early stopping, progress bar, and two of ours."""
+"""The run's callbacks: Lightning's checkpoints, early stopping and progress bar, and ours."""
 
 import random
 import sys
@@ -31,12 +31,10 @@ def make_callbacks(
     validating: bool = True,
     checkpoint_dir: Path | None = None,
 ) -> list[Callback]:
-    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our two.
-
-    Without validation there is no val_loss to stop early on or to pick the best epoch by:
-    only last.ckpt is written then.
-    """
+    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our three."""
     callbacks = [ReseedEveryEpoch(seed), LearningCurves(), ResumeHint()]
+    # Without validation there is no val_loss to stop early on or to pick the best epoch by:
+    # only last.ckpt is written then.
     if validating:
         # check_finite stops at once on a NaN or infinite loss instead of waiting out patience.
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, check_finite=True))
@@ -62,11 +60,11 @@ def make_progress_bar() -> ProgressBar:
 def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint]:
     """Two checkpoints with a job each: the best epoch to test and predict, the latest to resume.
 
-    Both hold the whole training state. The best one comes first, so
-    `trainer.checkpoint_callback` and `ckpt_path="best"` mean it, and in an epoch that
-    improves, AtomicCheckpointIO writes it once and links last.ckpt to it.
-    Without a folder, they go where the logger writes.
+    Both hold the whole training state; without a folder, they go where the logger writes.
     """
+    # The best one comes first, so `trainer.checkpoint_callback` and `ckpt_path="best"` mean
+    # it, and in an epoch that improves, AtomicCheckpointIO writes it once and links
+    # last.ckpt to it.
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         # One fixed name, replaced when validation improves: commands can name it.
@@ -106,11 +104,10 @@ def check_training_finished(trainer: pl.Trainer) -> None:
 
 
 class ReseedEveryEpoch(Callback):
-    """Reseed every random generator from (seed, epoch) when an epoch starts.
+    """Reseed every random generator from (seed, epoch) when an epoch starts."""
 
-    Dropout and any augmentation then draw the same numbers in epoch N whether the run
-    started at epoch 0 or resumed from a checkpoint saved after epoch N - 1.
-    """
+    # Dropout and any augmentation then draw the same numbers in epoch N whether the run
+    # started at epoch 0 or resumed from a checkpoint saved after epoch N - 1.
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -217,12 +214,12 @@ def run_directory(trainer: pl.Trainer) -> Path:
 @rank_zero_only
 def draw_curves(history: list[dict], path: Path) -> None:
     # Imported here: matplotlib is needed once, after training. Figure, not pyplot:
-    # no display, no global state, and a faster import.
+    # no display and no global state.
     from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
     figure = Figure(figsize=(10, 4))
-    # Fixed margins that fit these labels: an automatic layout measures every text first.
+    # Fixed margins that fit these labels: an automatic layout is slower.
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for name, label in (("train_loss", "train"), ("val_loss", "validation")):

@@ -3,6 +3,7 @@
 import errno
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
@@ -10,20 +11,26 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 from .errors import CheckpointError
 from .files import atomic_file, link_or_copy
 
+if TYPE_CHECKING:  # data.py is not imported to read a checkpoint
+    from .data import {{ cookiecutter.datamodule_class }}
+
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes each checkpoint to a temporary file beside it, then renames it over the old one.
 
-    A full disk or a crash mid-write then leaves the previous last.ckpt whole and loadable.
-    A second checkpoint of the training state just written (last.ckpt right after best.ckpt,
-    in an epoch that improved) becomes a hard link to that file instead of a second write.
+    A second checkpoint of the state just written becomes a hard link to that file.
     """
+
+    # A full disk or a crash mid-write then leaves the previous last.ckpt whole and loadable.
+    # The second checkpoint is last.ckpt right after best.ckpt, in an epoch that improved.
 
     def __init__(self) -> None:
         super().__init__()
         self.latest: tuple[tuple, Path] | None = None  # (training state, file) written last
 
-    def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options=None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict, path: str | Path, storage_options: object = None
+    ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = training_state(checkpoint)
@@ -75,11 +82,11 @@ def find_checkpoint(
 ) -> tuple[Path, dict]:
     """The checkpoint --ckpt_path names, read and checked: (its path, its contents).
 
-    "last" and "best" mean the newest last*.ckpt or best*.ckpt under root_dir that loads and
-    that `refuse` accepts (it says why a checkpoint does not fit this run, or returns None);
-    Lightning itself would look for them in this new run, which has none yet. `fit` resumes,
-    so it needs the whole training state; the other subcommands need only the weights.
+    "last" and "best": the newest such file under root_dir that loads and `refuse` accepts.
     """
+    # `refuse` says why a checkpoint does not fit this run, or returns None. Lightning itself
+    # would look for "last" and "best" in this new run, which has none yet. `fit` resumes,
+    # so it needs the whole training state; the other subcommands need only the weights.
     if ckpt_path is None:
         raise CheckpointError(
             f"{subcommand} needs --ckpt_path: a checkpoint file, or 'best' or 'last' for the"
@@ -114,7 +121,10 @@ def find_checkpoint(
     )
 
 
-def data_mismatch(hyper_parameters: dict, datamodule) -> str | None:
+def data_mismatch(
+    hyper_parameters: dict,
+    datamodule: "{{ cookiecutter.datamodule_class }}",
+) -> str | None:
     """Why a model saved with these hyperparameters cannot take the data module's data, if so."""
     data_dir = datamodule.hparams.data_dir
     if tuple(hyper_parameters["input_shape"]) != datamodule.input_shape:

@@ -1,7 +1,6 @@
 """The data: a Dataset over two .npy files, and the LightningDataModule that splits and reports it.
 
-Bring your own data as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own
-data"); the model is built from what the DataModule reads there.
+Bring your own as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own data").
 """
 
 import signal
@@ -33,8 +32,7 @@ STATISTICS_SAMPLE = 1000
 class {{ cookiecutter.dataset_class }}(Dataset):
     """The examples in `data_dir`: inputs.npy, and labels.npy when the folder has one.
 
-    The arrays are memory-mapped, not loaded: each process reads only the examples it
-    is asked for, so memory stays flat however large the files grow.
+    The arrays are memory-mapped, not loaded: memory stays flat however large the files grow.
     """
 
     def __init__(self, data_dir: str | Path, require_labels: bool = True):
@@ -97,8 +95,7 @@ def load_array(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy file ({err})") from None
     if array.ndim == 0 or len(array) == 0:
         raise DataError(f"{path}: expected a non-empty array, got shape {array.shape}")
-    # A plain array over the same mapping: each index into an np.memmap builds another
-    # memmap object, which costs more than reading a small example.
+    # A plain array over the same mapping, faster to index than the np.memmap itself.
     return array.view(np.ndarray)
 
 
@@ -151,9 +148,10 @@ def split_indices(
 class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     """Splits the data in `data_dir`, serves its DataLoaders, and reports what the model needs.
 
-    `input_shape`, `num_classes`, `input_mean` and `input_std` are named like the model's
-    arguments they feed, and are read from the files, before any training starts.
+    `input_shape`, `num_classes`, `input_mean` and `input_std` feed the model's arguments.
     """
+
+    # They are read from the files before any training starts, so the model can be built.
 
     def __init__(
         self,
@@ -173,9 +171,10 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     def prepare_data(self) -> None:
         """Write the bundled digits when `data_dir` is the default folder and holds no data yet.
 
-        Lightning calls this once per machine, before `setup`. To fetch or convert your own
-        data here, write the same two files; a folder the user names is only ever read.
+        To fetch or convert your own data here, write the same two files.
         """
+        # Lightning calls this once per machine, before `setup`. A folder the user names is
+        # only ever read.
         data_dir = Path(self.hparams.data_dir)
         if (data_dir / INPUTS_FILE).exists():
             return
@@ -187,8 +186,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     def _description(self) -> dict:
         """What the model is built from, read once through the Dataset: its labels and a sample.
 
-        Only `__len__`, `__getitem__` and `labels` are used, so a Dataset that reads another
-        format serves as well.
+        Only `__len__`, `__getitem__` and `labels` are used: a Dataset of any format serves.
         """
         self.prepare_data()
         dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
@@ -266,11 +264,9 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         return {{ cookiecutter.dataset_class }}(self.hparams.data_dir, require_labels=False)
 
     def _test_sampler(self) -> UnrepeatedDistributedSampler | None:
-        """Under DDP, give each process a disjoint share, unpadded, so each example counts once.
-
-        Lightning's default DistributedSampler pads the shares to equal length by repeating
-        examples, which would skew the test metrics.
-        """
+        """Under DDP, give each process a disjoint share, unpadded, so each example counts once."""
+        # Lightning's default DistributedSampler pads the shares to equal length by repeating
+        # examples, which would skew the test metrics.
         if self.trainer is None or self.trainer.world_size == 1:
             return None
         return UnrepeatedDistributedSampler(
@@ -301,18 +297,15 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             # run's workers start as an unbroken run's did.
             generator=torch.Generator().manual_seed(self.hparams.seed),
             worker_init_fn=init_worker,
-            # Workers live across epochs: starting them again each epoch costs more
-            # than an epoch of a small data set.
+            # Workers live across epochs rather than start again in each, which is slower.
             persistent_workers=num_workers > 0,
         )
 
 
 def init_worker(worker_id: int) -> None:
-    """Seed a DataLoader worker as Lightning does, and leave stopping to the main process.
-
-    SIGTERM or Ctrl-C sent to the whole process group would otherwise end the workers
-    mid-batch, and the main process with a DataLoader traceback instead of a clean stop.
-    """
+    """Seed a DataLoader worker as Lightning does, and leave stopping to the main process."""
+    # SIGTERM or Ctrl-C sent to the whole process group would otherwise end the workers
+    # mid-batch, and the main process with a DataLoader traceback instead of a clean stop.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A main process stopping mid-way through receiving a batch hangs up on the worker's

@@ -1,6 +1,7 @@
 """Errors the scripts report as one line: each message names the path or flag at fault."""
 
 import argparse
+from typing import NoReturn
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -24,16 +25,14 @@ class TrainingError(Exception):
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, instead of a usage block of every flag."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def interruption_exit_code(stop: SystemExit) -> int | None:
-    """The status shells expect from a run a signal stopped: 143 for SIGTERM, 130 for Ctrl-C.
-
-    Lightning ends a stopped run with SIGTERMException, or with exit status 1 after Ctrl-C;
-    batch schedulers would read either as success or as an ordinary failure.
-    """
+    """The status shells expect from a run a signal stopped: 143 for SIGTERM, 130 for Ctrl-C."""
+    # Lightning ends a stopped run with SIGTERMException, or with exit status 1 after Ctrl-C;
+    # batch schedulers would read either as success or as an ordinary failure.
     if isinstance(stop, SIGTERMException):
         return 143
     if isinstance(stop.__context__, KeyboardInterrupt):

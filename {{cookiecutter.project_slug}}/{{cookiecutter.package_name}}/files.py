@@ -7,15 +7,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextmanager
-def atomic_file(path: str | Path, mode: str = "wb", **open_args) -> Iterator[IO]:
+def atomic_file(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO]:
     """Open a temporary file beside `path`; when the block succeeds, it replaces `path` whole.
 
-    On any error the temporary file is removed and `path` keeps its old contents. The new
-    file gets the mode of the file it replaces, or the umask's default for a new one.
+    On any error `path` is left as it was. A replaced file keeps its mode; a new one, the umask's.
     """
     path = Path(path)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -45,9 +44,9 @@ def file_mode(path: Path) -> int:
 def link_or_copy(source: Path, path: Path) -> None:
     """Make `path` a second name for the file at `source`, replacing `path` whole.
 
-    Files here are replaced, never rewritten in place, so two names can share one file
-    safely. Where the file system has no hard links, `path` gets a copy instead.
+    Where the file system has no hard links, `path` gets a copy instead.
     """
+    # Files here are replaced, never rewritten in place, so two names can share one file safely.
     temp_name = path.with_name(f".{path.name}.{os.getpid()}.link.tmp")
     with suppress(FileNotFoundError):
         os.unlink(temp_name)

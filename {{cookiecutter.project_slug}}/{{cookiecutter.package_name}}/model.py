@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 class {{ cookiecutter.model_class }}(pl.LightningModule):
     """Classifies inputs of `input_shape` into `num_classes` classes, trained with AdamW.
 
-    The first four arguments describe the data; the DataModule reports them under the same
-    names. The rest are hyperparameters. Every argument has a default, so the class builds
-    the digits network with no arguments, and `save_hyperparameters()` records them all in
-    the checkpoint, so `load_from_checkpoint` rebuilds the same network with no flags.
+    The first four describe the data, as the DataModule reports them; the rest are hyperparameters.
     """
+
+    # Every argument has a default, so the class builds the digits network with no arguments,
+    # and `save_hyperparameters()` records them all in the checkpoint, so
+    # `load_from_checkpoint` rebuilds the same network with no flags.
 
     def __init__(
         self,

@@ -9,11 +9,9 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 
 def start_run(root_dir: str | Path, with_logger: bool = True) -> tuple[Logger | bool, Path | None]:
-    """This run's logger (False for none) and its folder (None where the logger names one).
-
-    The Trainer's default_root_dir stays `root_dir`: Lightning keeps its SLURM requeue
-    checkpoints there, and finds them there when the job restarts.
-    """
+    """This run's logger (False for none) and its folder (None where the logger names one)."""
+    # The Trainer's default_root_dir stays `root_dir`: Lightning keeps its SLURM requeue
+    # checkpoints there, and finds them there when the job restarts.
     if not with_logger:
         return False, claim_run_dir(root_dir)
     return make_logger(root_dir)
@@ -22,10 +20,10 @@ def start_run(root_dir: str | Path, with_logger: bool = True) -> tuple[Logger | 
 def claim_run_dir(root_dir: str | Path) -> Path | None:
     """Create the next free root_dir/version_N folder and return it.
 
-    Creating a folder either succeeds or finds it taken, so runs that start at the same
-    moment each get their own. Under DDP only the main process claims one (the others get
-    None); Lightning hands its folder to the others.
+    Under DDP only the main process claims one; the others get None.
     """
+    # Creating a folder either succeeds or finds it taken, so runs that start at the same
+    # moment each get their own. Under DDP Lightning hands the main process's folder on.
     if rank_zero_only.rank != 0:
         return None
     root = Path(root_dir)
@@ -95,11 +93,9 @@ def make_logger(root_dir: str | Path) -> tuple[Logger | bool, Path | None]:
 
 
 def create_experiment(tracking_uri: str, name: str) -> None:
-    """Create the MLflow experiment unless it exists, also when runs start at the same moment.
-
-    MLFlowLogger looks the name up and creates it if missing, so of two runs starting
-    together one would fail with "already exists"; here the loser finds the winner's.
-    """
+    """Create the MLflow experiment unless it exists, also when runs start at the same moment."""
+    # MLFlowLogger looks the name up and creates it if missing, so of two runs starting
+    # together one would fail with "already exists"; here the loser finds the winner's.
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 

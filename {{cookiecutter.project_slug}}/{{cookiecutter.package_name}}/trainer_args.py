@@ -1,8 +1,7 @@
-"""Command-line flags for every Trainer argument, read from the installed Trainer's signature.
+"""Command-line flags for every Trainer argument, read from the installed Trainer's signature."""
 
-Lightning 2.0 removed `Trainer.add_argparse_args`; this is its replacement. The flags
-follow whichever Lightning release is installed, with the help text of its docstring.
-"""
+# Lightning 2.0 removed `Trainer.add_argparse_args`; this is its replacement. The flags
+# follow whichever Lightning release is installed, with the help text of its docstring.
 
 import argparse
 import datetime
@@ -20,11 +19,19 @@ FALSE_WORDS = {"false", "no", "off"}
 # Names a Trainer argument's type in help; a literal value is ("literal", value).
 Accepted = list[type | tuple[str, Any] | None]
 # model_registry names a model for Lightning's cloud hub, which no run of this project uses.
-LEFT_OUT = {"model_registry"}
+# barebones refuses a logger, checkpoints and callbacks, and every run here has them.
+LEFT_OUT = {"model_registry", "barebones"}
 # The project builds its own logger (runs.py): from text, only switching it off makes sense,
 # and a run without --logger logs as one with --logger true does.
 PROJECT_HELP = {"logger": "false switches the project's logger off"}
 PROJECT_DEFAULTS = {"logger": True}
+
+
+# Where the signature's default is None, the docstring names the value a run uses.
+DOCUMENTED_DEFAULT = re.compile(r"(?:Default:|[Bb]y default it will be set to) ``(.+?)``")
+# None that leaves a feature off, as the docstring says; profiler's says only "None".
+NONE_IS_OFF = re.compile(r"[Dd]isabled by default|None`` disables")
+OFF_WHEN_NONE = {"profiler"}
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -40,13 +47,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def add_trainer_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add one flag per Trainer argument that text can express, in a "Trainer" group.
-
-    Flags the user does not give stay out of the parsed namespace, so the Trainer keeps
-    its own defaults for them; `parser.set_defaults` can still set a project default.
-    """
+    """Add one flag per Trainer argument that text can express, in a "Trainer" group."""
+    # Flags the user does not give stay out of the parsed namespace, so the Trainer keeps
+    # its own defaults for them; `parser.set_defaults` can still set a project default.
     group = parser.add_argument_group("Trainer", "arguments passed to pytorch_lightning.Trainer")
-    help_texts = {**docstring_args(pl.Trainer.__init__.__doc__), **PROJECT_HELP}
+    descriptions = docstring_args(pl.Trainer.__init__.__doc__)
+    help_texts = {name: first_sentence(text) for name, text in descriptions.items()}
+    help_texts.update(PROJECT_HELP)
     type_hints = typing.get_type_hints(pl.Trainer.__init__)
     for name in trainer_arg_names():
         accepted = scalar_types(type_hints.get(name, str))
@@ -68,10 +75,29 @@ def trainer_arg_names() -> list[str]:
 
 
 def trainer_defaults() -> dict[str, Any]:
-    """Each Trainer argument's value when not given: the signature's default, or the project's."""
+    """Each Trainer argument's value when not given, as help shows it, or the project's."""
     parameters = inspect.signature(pl.Trainer.__init__).parameters
-    defaults = {name: parameters[name].default for name in trainer_arg_names()}
+    descriptions = docstring_args(pl.Trainer.__init__.__doc__)
+    defaults = {
+        name: effective_default(name, parameters[name].default, descriptions.get(name, ""))
+        for name in trainer_arg_names()
+    }
     return {**defaults, **PROJECT_DEFAULTS}
+
+
+def effective_default(name: str, default: Any, description: str) -> Any:
+    """The value a run uses for a Trainer argument whose signature default may be None."""
+    if default is not None:
+        return default
+    documented = DOCUMENTED_DEFAULT.findall(description)
+    if documented and documented[-1] != "None":
+        return documented[-1].strip("'\"")
+    # max_epochs is "disabled by default" too, but then "defaults to" 1000 epochs.
+    if name in OFF_WHEN_NONE or (
+        NONE_IS_OFF.search(description) and "defaults to" not in description
+    ):
+        return "None, off"
+    return "None, Lightning chooses"
 
 
 def trainer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,7 +162,7 @@ def metavar(accepted: Accepted) -> str:
 
 
 def docstring_args(docstring: str | None) -> dict[str, str]:
-    """Map each argument in a Google-style "Args:" section to its first sentence."""
+    """Map each argument in a Google-style "Args:" section to its description, on one line."""
     descriptions = {}
     name = None
     for line in (docstring or "").split("Args:", 1)[-1].splitlines():
@@ -148,7 +174,7 @@ def docstring_args(docstring: str | None) -> dict[str, str]:
             descriptions[name] += " " + line.strip()
         else:
             name = None
-    return {name: first_sentence(text) for name, text in descriptions.items()}
+    return descriptions
 
 
 def first_sentence(text: str) -> str:

@@ -10,6 +10,7 @@ import re
 import shlex
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def add_tuning_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     return group
 
 
-def integer_from(minimum: int):
+def integer_from(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer from `minimum` up, refused in one line otherwise."""
 
     def parse(text: str) -> int:
@@ -89,8 +90,7 @@ def default_storage(root_dir: str | Path) -> str:
 def open_study(study_name: str, storage: str, seed: int | None) -> optuna.Study:
     """Create the study, or load it to add trials; any worker with the same URL joins it.
 
-    A seed gives a fresh study the same suggestions every time; a resumed one continues
-    from the number of trials it holds, instead of suggesting its first trials again.
+    A seed gives a fresh study the same suggestions; a resumed one continues where it was.
     """
     # The progress lines say what Optuna's own log would, once per trial.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -136,11 +136,9 @@ def connect(storage: str, attempts: int = 5) -> optuna.storages.RDBStorage:
 
 
 def make_pruner() -> optuna.pruners.BasePruner:
-    """Stop a trial whose val_loss is worse than the median of earlier trials at that epoch.
-
-    The first trials run in full to set the median, and no trial is judged on its first
-    two epochs, when every loss is still falling fast.
-    """
+    """Stop a trial whose val_loss is worse than the median of earlier trials at that epoch."""
+    # The first trials run in full to set the median, and no trial is judged on its first
+    # two epochs, when every loss is still falling fast.
     return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2)
 
 
@@ -200,7 +198,13 @@ class ReportToTrial(Callback):
             raise optuna.TrialPruned(f"epoch {epoch}: val_loss {value:.4f}")
 
 
-def search(study: optuna.Study, objective, n_trials: int, timeout: float | None, catch=()) -> None:
+def search(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int,
+    timeout: float | None,
+    catch: tuple[type[Exception], ...] = (),
+) -> None:
     """Add trials to the study, with a progress line each; Ctrl-C ends as TrialInterrupted."""
     print(
         f"Study {study.study_name!r}: {len(study.trials)} trials so far; adding {n_trials}."

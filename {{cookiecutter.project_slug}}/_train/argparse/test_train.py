@@ -39,7 +39,7 @@ def test_help_shows_the_three_groups_in_order(capsys):
 
 
 def test_checkpoint_holds_the_model_and_data_settings(data_dir, tmp_path):
-    main(short_run(data_dir, tmp_path, "--channels", "8", "--batch_size", "16"))
+    main(short_run(data_dir, tmp_path, "--channels", "8", "--batch_size", "16", "--seed", "7"))
     (last,) = tmp_path.rglob("last.ckpt")
     checkpoint = torch.load(last, weights_only=True)
     hyperparameters = checkpoint["hyper_parameters"]
@@ -47,6 +47,8 @@ def test_checkpoint_holds_the_model_and_data_settings(data_dir, tmp_path):
     assert tuple(hyperparameters["input_shape"]) == tuple(checkpoint_shape(data_dir))
     assert "batch_size" not in hyperparameters and "max_epochs" not in hyperparameters
     assert checkpoint["datamodule_hyper_parameters"]["batch_size"] == 16
+    # The seed is recorded with the run's hyperparameters, as the data module's.
+    assert checkpoint["datamodule_hyper_parameters"]["seed"] == 7
 
 
 def checkpoint_shape(data_dir):
@@ -145,6 +147,8 @@ BAD_FLAGS = {
     "seed-too-large": (["--seed", "99999999999"], "--seed"),
     "max-epochs-zero": (["--max_epochs", "0"], "--max_epochs"),
     "patience-zero": (["--patience", "0"], "--patience"),
+    # Lightning's barebones mode refuses the logger and callbacks every run here has.
+    "barebones": (["--barebones", "true"], "--barebones"),
 }
 
 

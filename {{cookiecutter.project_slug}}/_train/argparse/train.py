@@ -2,7 +2,7 @@
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -97,7 +97,7 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def at_least(minimum: int, maximum: int | None = None):
+def at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     """An argparse type: an integer from `minimum` (to `maximum`), refused in one line otherwise."""
 
     def parse(text: str) -> int:

@@ -1,10 +1,4 @@
-"""Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags.
-
-Every trial is a train.py run that fits and validates, with no test: the search must not
-see the test set. The model's suggest_hyperparameters holds the search space; every other
-flag, and a hyperparameter given as a flag, holds for all trials. The objective is each
-trial's best val_loss, minimized.
-"""
+"""Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags."""
 
 import argparse
 import sys
@@ -38,11 +32,19 @@ from {{ cookiecutter.package_name }}.tuning import (
 from train import TrainingError, fit, parse_args
 from train import build_parser as build_train_parser
 
+# What --help says of the trials, after the line above.
+ABOUT_TRIALS = (
+    " Every trial is a train.py run that fits and validates, with no test: the search must not"
+    " see the test set. The model's suggest_hyperparameters holds the search space; every other"
+    " flag, and a hyperparameter given as a flag, holds for all trials. The objective is each"
+    " trial's best val_loss, minimized."
+)
+
 
 def build_parser() -> ArgumentParser:
     """train.py's flags, which hold for every trial, and the Tuning group."""
     parser = build_train_parser()
-    parser.description = __doc__
+    parser.description = __doc__ + ABOUT_TRIALS
     # No abbreviations: the train.py command printed at the end repeats the flags as typed.
     parser.allow_abbrev = False
     add_tuning_args(parser)

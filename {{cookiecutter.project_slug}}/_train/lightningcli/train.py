@@ -8,8 +8,10 @@ import re
 import sys
 from operator import attrgetter
 from pathlib import Path
+from typing import Any, NoReturn
 
 import yaml
+from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer import Trainer
 from pytorch_lightning.utilities import rank_zero_info
@@ -57,7 +59,7 @@ def run_seed(seed_everything: int | bool) -> int:
 class ArgumentParser(LightningArgumentParser):
     """LightningCLI's parser, whose errors are one line naming the config file at fault."""
 
-    def error(self, message: str, ex: Exception | None = None):
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:
             super().error(message, ex)  # raised for the parser that called this one to handle
         known = getattr(ex, "subcommand_parser", None) or named_subcommand(self, message) or self
@@ -157,7 +159,7 @@ def read_key(source: str, key: str) -> str | None:
     return None
 
 
-def dotted_value(node, key: str):
+def dotted_value(node: object, key: str) -> object:
     if not isinstance(node, dict):
         return ABSENT
     if key in node:
@@ -184,7 +186,7 @@ class CLI(LightningCLI):
         if config.ckpt_path or self.subcommand != "fit":
             self.use_checkpoint_settings(config)
 
-    def use_checkpoint_settings(self, config) -> None:
+    def use_checkpoint_settings(self, config: Namespace) -> None:
         """Resolve --ckpt_path, check it fits the data, and rebuild the model as it was saved."""
         data = {{ cookiecutter.datamodule_class }}(**config.data.as_dict())
 
@@ -217,7 +219,7 @@ class CLI(LightningCLI):
                 " `python train.py test --ckpt_path last` tests them"
             )
 
-    def instantiate_trainer(self, **kwargs) -> Trainer:
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self.config_init[self.subcommand]
         trainer_config = config.trainer
         # trainer.default_root_dir owns every run: each gets a folder of its own under it,
@@ -253,7 +255,7 @@ class CLI(LightningCLI):
             raise
 
 
-def run_cli(args: list[str] | None = None, cli_class: type[CLI] = CLI, **kwargs) -> CLI:
+def run_cli(args: list[str] | None = None, cli_class: type[CLI] = CLI, **kwargs: Any) -> CLI:
     """The project's LightningCLI over `args`: its model, its data, and configs/default.yaml."""
     return cli_class(
         {{ cookiecutter.model_class }},

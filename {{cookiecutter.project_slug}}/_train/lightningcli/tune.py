@@ -1,14 +1,9 @@
-"""Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags.
-
-Every trial is a `train.py fit` run: the flags other than the tuning ones go to the project's
-LightningCLI, --config included, and hold for every trial. The model's
-suggest_hyperparameters holds the search space; a --model.* setting given here is not
-searched. The objective is each trial's best val_loss, minimized.
-"""
+"""Search the model's hyperparameters with Optuna; `python tune.py --help` lists the flags."""
 
 import sys
 
 import optuna
+from jsonargparse import Namespace
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from {{ cookiecutter.package_name }}.errors import (
@@ -37,11 +32,19 @@ from {{ cookiecutter.package_name }}.tuning import (
 from train import CLI, run_cli
 from train import main as train_main
 
+# What --help says of the trials, after the line above.
+ABOUT_TRIALS = (
+    " Every trial is a `train.py fit` run: the flags other than the tuning ones go to the"
+    " project's LightningCLI, --config included, and hold for every trial. The model's"
+    " suggest_hyperparameters holds the search space; a --model.* setting given here is not"
+    " searched. The objective is each trial's best val_loss, minimized."
+)
+
 
 def build_parser() -> ArgumentParser:
     """The Tuning group; every other flag is left for `train.py fit`."""
     parser = ArgumentParser(
-        description=__doc__,
+        description=__doc__ + ABOUT_TRIALS,
         usage="python tune.py [tuning flags] [train.py fit flags]",
         add_help=False,
         # No abbreviations: a flag of train.py's must never be taken for a tuning one.
@@ -59,7 +62,7 @@ def build_parser() -> ArgumentParser:
 class FlagsChecked(Exception):
     """Raised by CheckFlags with the parsed configuration of `train.py fit`."""
 
-    def __init__(self, config):
+    def __init__(self, config: Namespace) -> None:
         super().__init__("flags checked")
         self.config = config
 
@@ -71,7 +74,7 @@ class CheckFlags(CLI):
         raise FlagsChecked(self.config.fit)
 
 
-def checked_config(training_argv: list[str]):
+def checked_config(training_argv: list[str]) -> Namespace:
     """The configuration every trial starts from; bad flags stop here, before any trial."""
     try:
         run_cli(["fit", *training_argv], CheckFlags)
@@ -79,7 +82,7 @@ def checked_config(training_argv: list[str]):
         return checked.config
 
 
-def fixed_hyperparameters(model_config, training_argv: list[str]) -> dict:
+def fixed_hyperparameters(model_config: Namespace, training_argv: list[str]) -> dict:
     """The hyperparameters typed as --model.* flags or set away from their defaults."""
     typed = {
         flag.split("=")[0].removeprefix("--model.")
