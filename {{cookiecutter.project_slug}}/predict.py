@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
-from {{ cookiecutter.package_name }}.checkpoints import read_checkpoint
+from {{ cookiecutter.package_name }}.checkpoints import data_mismatch, read_checkpoint
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import (
     ArgumentParser,
@@ -87,19 +87,9 @@ def load_model(ckpt_path: str) -> pl.LightningModule:
 
 def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> None:
     """Refuse, in one line, data of another shape or with labels the model never learned."""
-    dataset = datamodule.predict_dataset()
-    input_shape = tuple(dataset[0][0].shape)
-    if input_shape != tuple(model.hparams.input_shape):
-        raise DataError(
-            f"{dataset.data_dir / 'inputs.npy'}: examples shaped {input_shape}, but the model"
-            f" was trained on {tuple(model.hparams.input_shape)}"
-        )
-    num_classes = model.hparams.num_classes
-    if dataset.labels is not None and dataset.labels.max() >= num_classes:
-        raise DataError(
-            f"{dataset.data_dir / 'labels.npy'}: label {dataset.labels.max()} is outside the"
-            f" {num_classes} classes the model was trained on (0 to {num_classes - 1})"
-        )
+    reason = data_mismatch(model.hparams, datamodule)
+    if reason:
+        raise DataError(reason)
 
 
 def predict(args: argparse.Namespace) -> None:

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -15,6 +16,13 @@ from {{ cookiecutter.package_name }}.checkpoints import (
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.errors import CheckpointError
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
+
+from conftest import FLAG, run_flags
+{%- if cookiecutter.cli == "argparse" %}
+from train import fit, parse_args
+{%- else %}
+from train import main as train
+{%- endif %}
 
 
 class WorseEveryEpoch({{ cookiecutter.model_class }}):
@@ -132,3 +140,28 @@ def test_last_with_nothing_usable_says_why_in_one_line(checkpoints, tmp_path):
     message = str(error.value)
     assert message.startswith("--ckpt_path last: no usable last.ckpt under")
     assert str(broken) in message and "\n" not in message
+
+
+def test_load_from_checkpoint_alone_rebuilds_the_network_trained_on_own_data(tmp_path):
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    np.save(folder / "inputs.npy", rng.integers(0, 256, (40, 3, 12, 12), dtype=np.uint8))
+    np.save(folder / "labels.npy", np.arange(40) % 5)
+    flags = run_flags(folder, tmp_path / "runs", FLAG["max_epochs"], "1", FLAG["num_workers"], "0")
+{%- if cookiecutter.cli == "argparse" %}
+    _, trained, _ = fit(*parse_args(flags))
+{%- else %}
+    trained = train(flags).model
+{%- endif %}
+    (last,) = (tmp_path / "runs").rglob("last.ckpt")
+    loaded = {{ cookiecutter.model_class }}.load_from_checkpoint(last)
+    assert tuple(loaded.hparams.input_shape) == (3, 12, 12)
+    assert loaded.hparams.num_classes == 5
+    assert loaded.hparams.input_mean == trained.hparams.input_mean
+    dataset = {{ cookiecutter.datamodule_class }}(data_dir=str(folder)).predict_dataset()
+    inputs = torch.stack([dataset[index][0] for index in range(8)])
+    trained.eval()
+    loaded.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(inputs), trained(inputs))

@@ -146,10 +146,19 @@ def expect_error(arguments, message, output):
     assert output.read_text() == "earlier results\n"
 
 
+def trained_on(checkpoint):
+    return torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+
+
 def test_data_of_another_shape_is_one_clear_error(checkpoint, tmp_path):
     folder = data_of(tmp_path, np.zeros((3, 5, 5)))
     arguments = ["--ckpt_path", str(checkpoint), "--data_dir", str(folder)]
-    expect_error(arguments, f"error: {folder / 'inputs.npy'}: examples shaped", tmp_path / "p.csv")
+    expected = tuple(trained_on(checkpoint)["input_shape"])
+    message = (
+        f"error: {folder / 'inputs.npy'} holds inputs shaped (1, 5, 5);"
+        f" the checkpoint was trained on {expected}"
+    )
+    expect_error(arguments, message, tmp_path / "p.csv")
 
 
 def test_labels_the_model_never_learned_are_one_clear_error(checkpoint, data_dir, tmp_path):
@@ -157,7 +166,12 @@ def test_labels_the_model_never_learned_are_one_clear_error(checkpoint, data_dir
     too_high = np.full(4, 10_000)
     folder = data_of(tmp_path, inputs, too_high)
     arguments = ["--ckpt_path", str(checkpoint), "--data_dir", str(folder)]
-    expect_error(arguments, "label 10000 is outside the", tmp_path / "p.csv")
+    num_classes = trained_on(checkpoint)["num_classes"]
+    message = (
+        f"error: {folder / 'labels.npy'} holds label 10000;"
+        f" the checkpoint was trained on {num_classes} classes, 0 to {num_classes - 1}"
+    )
+    expect_error(arguments, message, tmp_path / "p.csv")
 
 
 def corrupt(tmp_path, checkpoint, kind):

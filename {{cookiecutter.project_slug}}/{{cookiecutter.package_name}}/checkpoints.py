@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
+from .data import INPUTS_FILE, LABELS_FILE
 from .errors import CheckpointError
 from .files import atomic_file, link_or_copy
 
@@ -126,15 +127,21 @@ def data_mismatch(
     datamodule: "{{ cookiecutter.datamodule_class }}",
 ) -> str | None:
     """Why a model saved with these hyperparameters cannot take the data module's data, if so."""
-    data_dir = datamodule.hparams.data_dir
-    if tuple(hyper_parameters["input_shape"]) != datamodule.input_shape:
+    # The data may hold fewer classes than the model knows, and no labels at all (to predict);
+    # the labels it does hold must be classes the model was trained on.
+    datamodule.prepare_data()
+    dataset = datamodule.predict_dataset()
+    input_shape = tuple(dataset[0][0].shape)
+    expected = tuple(hyper_parameters["input_shape"])
+    if input_shape != expected:
         return (
-            f"it was trained on inputs shaped {tuple(hyper_parameters['input_shape'])};"
-            f" {data_dir} holds {datamodule.input_shape}"
+            f"{dataset.data_dir / INPUTS_FILE} holds inputs shaped {input_shape};"
+            f" the checkpoint was trained on {expected}"
         )
-    if hyper_parameters["num_classes"] < datamodule.num_classes:
+    num_classes = hyper_parameters["num_classes"]
+    if dataset.labels is not None and dataset.labels.max() >= num_classes:
         return (
-            f"it knows {hyper_parameters['num_classes']} classes; {data_dir} has labels up to"
-            f" {datamodule.num_classes - 1}"
+            f"{dataset.data_dir / LABELS_FILE} holds label {dataset.labels.max()};"
+            f" the checkpoint was trained on {num_classes} classes, 0 to {num_classes - 1}"
         )
     return None

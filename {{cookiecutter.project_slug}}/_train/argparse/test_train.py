@@ -122,6 +122,32 @@ def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(data_dir, tmp_pat
     assert "it was trained with --channels 8, not 16" in message
 
 
+def table_of(folder, num_features=9, classes=4):
+    """A small table of features in the project's format."""
+    folder.mkdir()
+    np.save(folder / "inputs.npy", np.random.default_rng(0).normal(50, 10, (60, num_features)))
+    np.save(folder / "labels.npy", np.arange(60) % classes)
+    return folder
+
+
+def test_resume_refuses_data_that_does_not_fit_the_checkpoint(tmp_path):
+    main(short_run(table_of(tmp_path / "table"), tmp_path / "runs"))
+    wider = table_of(tmp_path / "wider", num_features=10)
+    more_classes = table_of(tmp_path / "more", classes=6)
+    expected = {
+        wider: f"{wider / 'inputs.npy'} holds inputs shaped (10,);"
+        " the checkpoint was trained on (9,)",
+        more_classes: f"{more_classes / 'labels.npy'} holds label 5;"
+        " the checkpoint was trained on 4 classes, 0 to 3",
+    }
+    (last,) = tmp_path.rglob("last.ckpt")
+    for folder, message in expected.items():
+        with pytest.raises(SystemExit) as exit_info:
+            main(short_run(folder, tmp_path / "again", "--ckpt_path", str(last)))
+        assert str(exit_info.value.code) == f"error: --ckpt_path {last}: {message}"
+    assert not (tmp_path / "again").exists()
+
+
 def test_resuming_from_best_goes_back_to_the_best_epoch(data_dir, tmp_path):
     main(short_run(data_dir, tmp_path))
     (best,) = tmp_path.rglob("best.ckpt")

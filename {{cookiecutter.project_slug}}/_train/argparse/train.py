@@ -221,15 +221,20 @@ def resume(
 
     def refuse(checkpoint: dict) -> str | None:
         saved = {**checkpoint["datamodule_hyper_parameters"], **checkpoint["hyper_parameters"]}
+        # The data first: a --data_dir that does not fit is told what the checkpoint expects.
+        mismatch = data_mismatch(saved, resumed_datamodule(checkpoint))
+        if mismatch:
+            return mismatch
         for name in sorted(given & set(saved) - SPEED_ONLY):
             if getattr(args, name) != saved[name]:
                 return f"it was trained with --{name} {saved[name]}, not {getattr(args, name)}"
-        return data_mismatch(saved, resumed_datamodule(checkpoint))
+        return None
 
     def resumed_datamodule(checkpoint: dict) -> pl.LightningDataModule:
         settings = dict(checkpoint["datamodule_hyper_parameters"])
-        if "num_workers" in given:
-            settings["num_workers"] = args.num_workers
+        for name in ("data_dir", "num_workers"):
+            if name in given:
+                settings[name] = getattr(args, name)
         return {{ cookiecutter.datamodule_class }}(**settings)
 
     path, checkpoint = find_checkpoint(args.ckpt_path, args.default_root_dir, refuse=refuse)

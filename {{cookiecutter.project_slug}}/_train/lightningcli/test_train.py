@@ -1,5 +1,8 @@
 """train.py end to end, in this process: LightningCLI's subcommands, configs and checkpoints."""
 
+import shutil
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -249,3 +252,118 @@ def test_fit_names_the_best_checkpoint(data_dir, tmp_path, lightning_log):
     fit(data_dir, tmp_path)
     (best,) = tmp_path.rglob("best.ckpt")
     assert f"Best checkpoint: {best}" in lightning_log.text
+
+
+def own_data(folder, num_features=9, classes=4, labelled=True, scale=1.0):
+    """A small table of features in the project's format: inputs.npy, and labels.npy."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.save(folder / "inputs.npy", rng.normal(50, 10, (60, num_features)) * scale)
+    if labelled:
+        np.save(folder / "labels.npy", np.arange(60) % classes)
+    return folder
+
+
+# The file to spoil, what to write there (None: remove the folder), and what the error names.
+BAD_DATA = {
+    "negative-labels": ("labels.npy", -np.ones(60, int), "labels.npy"),
+    "count-mismatch": ("labels.npy", np.zeros(59, int), ""),
+    "rank-5-inputs": ("inputs.npy", np.zeros((60, 1, 2, 3, 4)), "inputs.npy"),
+    "missing-folder": ("", None, ""),
+}
+
+
+@pytest.mark.parametrize(("spoiled", "content", "culprit"), BAD_DATA.values(), ids=BAD_DATA)
+def test_bad_data_exits_with_one_line_naming_the_file_and_no_run_folder(
+    tmp_path, spoiled, content, culprit
+):
+    folder = own_data(tmp_path / "mine")
+    if content is None:
+        shutil.rmtree(folder)
+    else:
+        np.save(folder / spoiled, content)
+    with pytest.raises(SystemExit) as exit_info:
+        fit(folder, tmp_path / "runs")
+    message = str(exit_info.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    assert str(folder / culprit) in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_num_classes_flag_is_refused_in_one_line(data_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path / "runs", "--model.num_classes", "3")
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == 'error: Linked "model.num_classes" must be given via "data".'
+    assert not (tmp_path / "runs").exists()
+
+
+def test_print_config_shows_what_the_data_gives_the_model(tmp_path, capsys):
+    folder = own_data(tmp_path / "mine")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--data.data_dir", str(folder), "--print_config"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    # As comments: the printed config still loads with --config, where they are not options.
+    assert yaml.safe_load(printed)["data"]["data_dir"] == str(folder)
+    heading = f"# Linked from the data, not options of their own ({folder}):\n"
+    linked = yaml.safe_load(printed.split(heading, 1)[1].replace("# ", ""))
+    assert linked["model"]["input_shape"] == [9]
+    assert linked["model"]["num_classes"] == 4
+    assert len(linked["model"]["input_mean"]) == 9
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    """A run trained on a 9-feature table in 4 classes: (its root folder, its data folder)."""
+    root = tmp_path_factory.mktemp("table_run")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(root)
+        monkeypatch.setattr(sys, "argv", ["train.py"])
+        fit(own_data(root / "table"), root / "runs")
+    return root / "runs", root / "table"
+
+
+@pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])
+def test_new_data_that_does_not_fit_the_checkpoint_is_one_line(table_run, tmp_path, subcommand):
+    runs, _ = table_run
+    (best,) = runs.rglob("best.ckpt")
+    run = fit if subcommand == "fit" else lambda *args: evaluate(subcommand, *args)
+    wider = own_data(tmp_path / "wider", num_features=10)
+    more_classes = own_data(tmp_path / "more", classes=6)
+    expected = {
+        wider: f"{wider / 'inputs.npy'} holds inputs shaped (10,);"
+        " the checkpoint was trained on (9,)",
+        more_classes: f"{more_classes / 'labels.npy'} holds label 5; the checkpoint was trained on"
+        " 4 classes, 0 to 3",
+    }
+    for folder, message in expected.items():
+        with pytest.raises(SystemExit) as exit_info:
+            run(folder, tmp_path / "runs", "--ckpt_path", str(best))
+        assert str(exit_info.value.code) == f"error: --ckpt_path {best}: {message}"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_checkpoint_keeps_its_classes_and_scaling_on_new_data(table_run, tmp_path):
+    runs, _ = table_run
+    (best,) = runs.rglob("best.ckpt")
+    saved = torch.load(best, weights_only=True)["hyper_parameters"]
+    # Fewer classes and another scale: the model is still the checkpoint's.
+    fewer = own_data(tmp_path / "fewer", classes=2, scale=10.0)
+    tested = evaluate("test", fewer, runs, "--ckpt_path", "best")
+    assert tested.datamodule.num_classes == 2
+    for name in ("input_shape", "num_classes", "input_mean", "input_std"):
+        assert tested.model.hparams[name] == saved[name], name
+    (last,) = runs.rglob("last.ckpt")
+    resumed = fit(fewer, tmp_path / "again", "--ckpt_path", str(last), "--trainer.max_epochs", "2")
+    assert resumed.model.hparams.num_classes == saved["num_classes"]
+    assert resumed.model.hparams.input_mean == saved["input_mean"]
+
+
+def test_predict_with_a_checkpoint_needs_no_labels(table_run, tmp_path):
+    runs, _ = table_run
+    unlabelled = own_data(tmp_path / "new", labelled=False)
+    predicted = evaluate("predict", unlabelled, runs, "--ckpt_path", "best")
+    assert predicted.trainer.state.finished
+    assert predicted.model.hparams.num_classes == 4

@@ -6,7 +6,7 @@ configs/default.yaml holds the project's defaults; `--config FILE` and flags ove
 import difflib
 import re
 import sys
-from operator import attrgetter
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,6 +65,23 @@ class ArgumentParser(LightningArgumentParser):
         known = getattr(ex, "subcommand_parser", None) or named_subcommand(self, message) or self
         options = [name[2:] for name in known._option_string_actions if name.startswith("--")]
         self.exit(2, f"error: {one_line_error(message, getattr(self, 'args', []), options)}\n")
+
+    def dump(self, cfg, *args, **kwargs) -> str:
+        """The config, and, for --print_config and each run's config.yaml, what the data links.
+
+        The model's data arguments are link targets, which jsonargparse leaves out of a dump:
+        they follow as YAML comments, so the file still loads with --config.
+        """
+        with warnings.catch_warnings():
+            # LightningCLI passes skip_none, which newer jsonargparse deprecates: not yours to fix.
+            warnings.filterwarnings("ignore", r"\s*skip_none", DeprecationWarning)
+            text = super().dump(cfg, *args, **kwargs)
+        dump_format = kwargs.get("format", "parser_mode")
+        dump_format = self.parser_mode if dump_format == "parser_mode" else dump_format
+        yaml_text = dump_format.startswith(("yaml", "omegaconf"))
+        if not yaml_text or not kwargs.get("skip_link_targets", True) or "data" not in cfg:
+            return text
+        return text + linked_from_data(cfg)
 
 
 def named_subcommand(
@@ -168,14 +185,42 @@ def dotted_value(node: object, key: str) -> object:
     return dotted_value(node.get(head), rest) if rest else ABSENT
 
 
+def linked_from_data(config) -> str:
+    """YAML comments: where the model's data arguments come from, with their values if read now."""
+    if config.get("ckpt_path"):
+        names = ", ".join(f"model.{name}" for name in DATA_ARGUMENTS)
+        return f"# {names}: the checkpoint's (--ckpt_path {config.ckpt_path})\n"
+    data = {{ cookiecutter.datamodule_class }}(**config.data.as_dict())
+    report = {name: getattr(data, name) for name in DATA_ARGUMENTS}
+    report["input_shape"] = list(report["input_shape"])
+    values = yaml.safe_dump({"model": report}, default_flow_style=None, sort_keys=False)
+    heading = f"Linked from the data, not options of their own ({data.hparams.data_dir}):"
+    return "".join(f"# {line}\n" for line in [heading, *values.splitlines()])
+
+
 class CLI(LightningCLI):
+    # The data arguments of the checkpoint given to --ckpt_path, which the model is rebuilt with.
+    trained_on: dict | None = None
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # The model is built from what the data module reads in its data folder.
+        # The model is built from what the data module reads in its data folder; given
+        # --ckpt_path, as the checkpoint was trained (the data is checked against it).
         for name in DATA_ARGUMENTS:
             parser.link_arguments(
-                "data", f"model.{name}", compute_fn=attrgetter(name), apply_on="instantiate"
+                "data",
+                f"model.{name}",
+                compute_fn=self.data_argument(name),
+                apply_on="instantiate",
             )
         parser.link_arguments("seed_everything", "data.seed", compute_fn=run_seed)
+
+    def data_argument(self, name: str):
+        """The link's value: the data module's report, or the checkpoint's when there is one."""
+
+        def report(data):
+            return self.trained_on[name] if self.trained_on else getattr(data, name)
+
+        return report
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
@@ -197,6 +242,8 @@ class CLI(LightningCLI):
         path, checkpoint = find_checkpoint(config.ckpt_path, root_dir, self.subcommand, refuse)
         config.ckpt_path = str(path)
         rank_zero_info(f"{self.subcommand}: weights from {path} (epoch {checkpoint['epoch']})")
+        # The network, its classes and its input scaling are the checkpoint's, not this data's.
+        self.trained_on = {name: checkpoint["hyper_parameters"][name] for name in DATA_ARGUMENTS}
         defaults = hyperparameter_defaults()
         for name, saved in checkpoint["hyper_parameters"].items():
             if name in defaults:
@@ -207,6 +254,15 @@ class CLI(LightningCLI):
                         f" not {config.model[name]}"
                     )
                 config.model[name] = saved
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            # jsonargparse wraps what a link raises; the data's own error is one line already.
+            if isinstance(err.__cause__, DataError | SettingsError):
+                raise err.__cause__ from None
+            raise
 
     def after_fit(self) -> None:
         check_training_finished(self.trainer)
