@@ -157,13 +157,14 @@ def logger_steps(found, reference):
 
 def with_run_ids(step, outputs):
     """`step` with each path that holds placeholders (`<run id>`) filled in from the first
-    path of that shape an earlier step printed, as the "Best checkpoint:" line prints it."""
+    run folder of that shape an earlier step printed, as the "Best checkpoint:" line does."""
     for path in set(PLACEHOLDER_PATH.findall(step)):
-        parts = PLACEHOLDER.split(path)
-        shape = r"[^/\s]+".join(re.escape(part) for part in parts)
+        # Up to the last placeholder: the run folder, whichever of its files the step names.
+        folder = path[: list(PLACEHOLDER.finditer(path))[-1].end()]
+        shape = r"[^/\s]+".join(re.escape(part) for part in PLACEHOLDER.split(folder))
         found = [match for output in outputs for match in re.findall(shape, output)]
-        assert found, f"no earlier step printed a path like {path}"
-        step = step.replace(path, found[0])
+        assert found, f"no earlier step printed a run folder like {folder}"
+        step = step.replace(folder, found[0])
     return step
 
 
