@@ -40,6 +40,7 @@ UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s|cookiecutter\.")
 LONGEST_FIRST = (
     "test_generated_projects.py::test_default_project_passes_its_whole_suite",
     "test_readme_commands.py::test_readme_commands_run_in_order",
+    "test_readme_commands.py::test_readme_commands_of_each_logger_run",
     "test_benchmarks.py::test_processes_time_each_loop_in_processes_of_its_own",
     "test_generated_projects.py::test_every_variant_passes",
     "test_own_data.py::",

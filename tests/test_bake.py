@@ -136,6 +136,21 @@ def test_readme_has_no_stray_blank_lines(baked, answers):
     assert readme.endswith("\n") and not readme.endswith("\n\n")
 
 
+@pytest.mark.parametrize("logger", ["tensorboard", "csv", "wandb", "mlflow", "none"])
+@pytest.mark.parametrize("cli", ["argparse", "lightningcli"])
+def test_readme_prose_lines_fit_100_characters(baked, cli, logger):
+    """With the default names, no substitution pushes a prose line past 100 characters."""
+    readme = (baked(cli=cli, logger=logger) / "README.md").read_text(encoding="utf-8")
+    long_lines, in_code = [], False
+    for number, line in enumerate(readme.splitlines(), start=1):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        # Code, table rows and lines with a URL may run longer.
+        elif not in_code and not line.startswith("|") and "://" not in line and len(line) > 100:
+            long_lines.append(f"{number}: {line}")
+    assert not long_lines, "\n".join(long_lines)
+
+
 def test_mixed_case_slug_gives_a_lowercase_package(baked):
     project = baked(project_slug="Digits.Net-V2")
     assert project.name == "Digits.Net-V2"

@@ -2,7 +2,10 @@
 
 Commands are read from the rendered README's ```bash and ```python blocks and run through
 bash in the project folder, with small limits appended so that the whole sequence is quick.
-A few claims in its prose that a test can check cheaply are checked here too.
+Each command line either runs or matches SKIPPED, which says why not; any other line fails.
+Each command line's README runs whole; each other logger's runs the lines that read a run
+folder or that it words differently, with `<run id>` and the like filled in from the paths
+the runs print. A few claims in its prose that a test can check cheaply are checked here too.
 """
 
 import os
@@ -18,19 +21,47 @@ import pytest
 from PIL import Image
 
 BLOCK = re.compile(r"^ *```(bash|python)\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
-# Lines that start with `python ` but need what a CPU test machine lacks, and why.
-SKIPPED = {
-    "--accelerator gpu": "needs GPUs",
-    "python -m venv": "sets up an environment; the test runs in the template's",
-    # tests/test_distributed.py runs two-process DDP on the CPU, with both launchers.
-    "--devices 2 --strategy ddp": "covered by tests/test_distributed.py",
-    "postgresql://": "needs a database server",
-}
+# The command lines the test runs: the project's own scripts and the linters.
+RUN = re.compile(r"^(python (train|tune|predict)\.py\b|ruff )")
+# Every other command line of a README, as (a pattern it matches, why it is not run here);
+# the first match names the reason. A line that neither runs nor matches fails the test.
+SKIPPED = [
+    (r"--accelerator gpu", "needs GPUs"),
+    (r"^python -m venv ", "makes an environment; the test runs in the template's .venv"),
+    (
+        r"^pip install -e ",
+        "installs from the network; scripts/setup.sh gives .venv the project's requirements, "
+        "tests/test_bake.py builds the project's wheel, scripts/floor.sh installs its floors",
+    ),
+    (
+        r"--accelerator cpu --devices 2 --strategy ddp$",
+        "two processes on the CPU: tests/test_distributed.py runs this line of each CLI's README",
+    ),
+    (r"postgresql://", "needs a database server"),
+    (
+        r"^pytest( |$)",
+        "the generated suites run in tests/test_generated_projects.py: the default bake's whole "
+        "suite, and the quick tests of what each other variant changes",
+    ),
+]
+# The bakes whose READMEs run every line: one per command line, with the default logger.
 VARIANTS = {
     "argparse": {},
     "lightningcli": {"cli": "lightningcli"},
-    "argparse-no-logger": {"logger": "none"},
 }
+# A logger changes where runs write: each other logger's README runs its first training run,
+# the lines that name a run folder (`--ckpt_path outputs/...`) and any line it words otherwise
+# than its command line's README. `--ckpt_path last` and `best` search the whole root folder
+# (rglob), whatever the layout, so they run once, in VARIANTS.
+LOGGER_VARIANTS = {
+    f"{cli}-{logger}": ({"cli": cli, "logger": logger}, cli)
+    for cli in VARIANTS
+    for logger in ["csv", "wandb", "mlflow", "none"]
+}
+ALL_VARIANTS = {**VARIANTS, **{name: answers for name, (answers, _) in LOGGER_VARIANTS.items()}}
+PLACEHOLDER = re.compile(r"<[^<>]+>")
+# A word with placeholders, which may hold spaces: outputs/mlruns/<experiment id>/<run id>/...
+PLACEHOLDER_PATH = re.compile(r"(?:[^\s<]|<[^<>]+>)*<[^<>]+>(?:[^\s<]|<[^<>]+>)*")
 
 
 def readme_blocks(readme):
@@ -45,10 +76,19 @@ def command_lines(script):
     return [line for line in lines if line]
 
 
-def runnable(line):
-    """Whether the test runs `line`: a python command a CPU can run."""
-    plain = line.replace("--trainer.", "--")  # LightningCLI's flags, named as argparse's
-    return line.startswith("python ") and not any(key in plain for key in SKIPPED)
+def plain(line):
+    """`line` with LightningCLI's flags named as argparse's."""
+    return line.replace("--trainer.", "--")
+
+
+def skip_reason(line):
+    """Why the test leaves `line` out: None for a line it runs, KeyError for one it lacks."""
+    for pattern, reason in SKIPPED:
+        if re.search(pattern, plain(line)):
+            return reason
+    if RUN.match(line):
+        return None
+    raise KeyError(f"a README command the test neither runs nor skips: {line}")
 
 
 LIMITS = {"train": 2, "val": 1, "test": 1, "predict": 1}
@@ -56,7 +96,7 @@ LIMITS = {"train": 2, "val": 1, "test": 1, "predict": 1}
 
 def limits(line, lightningcli):
     """Flags that keep `line` short; appended last, so they win over the README's own."""
-    if re.search(r"--help|--print_config|--fast_dev_run|^python predict\.py", line):
+    if re.search(r"--help|--print_config|--fast_dev_run|^python predict\.py|^ruff ", line):
         return []
     trainer = "--trainer." if lightningcli else "--"
     training = "python train.py fit" if lightningcli else "python train.py"
@@ -77,7 +117,7 @@ def steps(readme, lightningcli):
             found.append(("python", text))
             continue
         for line in command_lines(text):
-            if runnable(line):
+            if skip_reason(line) is None:
                 found.append(("bash", " ".join([line, *limits(line, lightningcli)])))
     return with_own_data_runs(found)
 
@@ -94,15 +134,38 @@ def with_own_data_runs(found):
     return result
 
 
-def skipped_lines(readme):
-    """The README's python command lines that the test leaves out."""
-    lines = [
+def bash_lines(readme):
+    """Every command line of the README's bash blocks."""
+    return [
         line
         for language, text in readme_blocks(readme)
         if language == "bash"
         for line in command_lines(text)
     ]
-    return [line for line in lines if line.startswith("python ") and not runnable(line)]
+
+
+def logger_steps(found, reference):
+    """The steps a logger variant runs: the first training run, then the lines that name a run
+    folder and those its README words otherwise than the reference's, in order."""
+    first = next(n for n, (kind, step) in enumerate(found) if step.startswith("python train.py"))
+    return [found[first]] + [
+        (kind, step)
+        for kind, step in found[first + 1 :]
+        if "--ckpt_path outputs/" in step or (kind, step) not in reference
+    ]
+
+
+def with_run_ids(step, outputs):
+    """`step` with each path that holds placeholders (`<run id>`) filled in from the first
+    run folder of that shape an earlier step printed, as the "Best checkpoint:" line does."""
+    for path in set(PLACEHOLDER_PATH.findall(step)):
+        # Up to the last placeholder: the run folder, whichever of its files the step names.
+        folder = path[: list(PLACEHOLDER.finditer(path))[-1].end()]
+        shape = r"[^/\s]+".join(re.escape(part) for part in PLACEHOLDER.split(folder))
+        found = [match for output in outputs for match in re.findall(shape, output)]
+        assert found, f"no earlier step printed a run folder like {folder}"
+        step = step.replace(folder, found[0])
+    return step
 
 
 def write_own_data(project):
@@ -129,8 +192,9 @@ def write_own_data(project):
 def run_step(project, kind, step, number):
     """Run one step in the project through bash; return (exit status, output)."""
     if kind == "python":
-        script = f"readme_script_{number}.py"
-        (project / script).write_text(step)
+        # Beside the project, not in it: the README's ruff line checks the project alone.
+        script = project.parent / f"readme_script_{number}.py"
+        script.write_text(step)
         step = f"python {script}"
     # `python` is this interpreter, which has the project's requirements.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -146,39 +210,73 @@ def run_step(project, kind, step, number):
     return finished.returncode, finished.stdout + finished.stderr
 
 
-# The commands differ by command line only; without a logger, only the prose differs.
-@pytest.mark.parametrize("variant", ["argparse", "lightningcli"])
+def run_steps(project, found):
+    """Run the steps in order, placeholders filled; fail on the first that fails. Outputs."""
+    outputs = []
+    for number, (kind, step) in enumerate(found):
+        step = with_run_ids(step, outputs)
+        started = time.monotonic()
+        status, output = run_step(project, kind, step, number)
+        print(f"{time.monotonic() - started:5.1f} s  {step.splitlines()[0][:90]}")
+        assert status == 0, f"README step failed: {step}\n{output[-3000:]}"
+        outputs.append(output)
+    return outputs
+
+
+def check_run_folder(project, readme, outputs):
+    """The first run's folder is where the README says, with what it says it holds."""
+    best = Path(re.search(r"^Best checkpoint: (\S+)$", outputs[0], re.MULTILINE)[1])
+    run_dir = (project / best).parent.parent  # an absolute `best` stays itself
+    named = re.search(r"Each run writes to .*?`(outputs/[^`]+)/`", readme, re.DOTALL)[1]
+    shape = r"[^/]+".join(re.escape(part) for part in PLACEHOLDER.split(named))
+    shape = shape.replace("version_N", r"version_\d+")
+    assert re.fullmatch(shape, run_dir.relative_to(project).as_posix()), (named, run_dir)
+    assert {"best.ckpt", "last.ckpt"} <= {path.name for path in (run_dir / "checkpoints").iterdir()}
+    assert (run_dir / "learning_curves.png").is_file()
+    header = (project / "predictions.csv").read_text().splitlines()[0]
+    assert header == "index,label,prediction,confidence"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_readme_commands_run_in_order(baked_copy, variant):
     project = baked_copy(**VARIANTS[variant])
     readme = (project / "README.md").read_text()
     lightningcli = VARIANTS[variant].get("cli") == "lightningcli"
     write_own_data(project)
-    for number, (kind, step) in enumerate(steps(readme, lightningcli)):
-        started = time.monotonic()
-        status, output = run_step(project, kind, step, number)
-        print(f"{time.monotonic() - started:5.1f} s  {step.splitlines()[0][:90]}")
-        assert status == 0, f"README step failed: {step}\n{output[-3000:]}"
-    run_dir = project / "outputs" / "version_0"
-    assert {"best.ckpt", "last.ckpt"} <= {path.name for path in (run_dir / "checkpoints").iterdir()}
-    assert (run_dir / "learning_curves.png").is_file()
-    header = (project / "predictions.csv").read_text().splitlines()[0]
-    assert header == "index,label,prediction,confidence"
+    outputs = run_steps(project, steps(readme, lightningcli))
+    check_run_folder(project, readme, outputs)
     assert (project / "outputs" / "study_digits.png").is_file()
     if lightningcli:
         assert "trainer:" in (project / "my_experiment.yaml").read_text()
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_readme_leaves_out_only_lines_a_cpu_cannot_run(baked, variant):
-    readme = (baked(**VARIANTS[variant]) / "README.md").read_text()
-    skipped = skipped_lines(readme)
-    assert skipped, "the README shows GPU and DDP commands"
-    assert all(any(key in line.replace("--trainer.", "--") for key in SKIPPED) for line in skipped)
+@pytest.mark.parametrize("variant", LOGGER_VARIANTS)
+def test_readme_commands_of_each_logger_run(baked, baked_copy, variant):
+    answers, reference = LOGGER_VARIANTS[variant]
+    lightningcli = answers["cli"] == "lightningcli"
+    project = baked_copy(**answers)
+    readme = (project / "README.md").read_text()
+    reference_readme = (baked(**VARIANTS[reference]) / "README.md").read_text()
+    found = logger_steps(steps(readme, lightningcli), steps(reference_readme, lightningcli))
+    # Resume and predict.py; LightningCLI's validate too.
+    assert sum("--ckpt_path outputs/" in step for _, step in found) == (3 if lightningcli else 2)
+    outputs = run_steps(project, found)
+    check_run_folder(project, readme, outputs)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+def test_readme_runs_or_gives_a_reason_for_every_command_line(baked):
+    used = set()
+    for answers in ALL_VARIANTS.values():
+        lines = bash_lines((baked(**answers) / "README.md").read_text())
+        reasons = [skip_reason(line) for line in lines]  # KeyError for an unknown line
+        used.update(reason for reason in reasons if reason)
+        assert None in reasons
+    assert used == {reason for _, reason in SKIPPED}, "a reason no README line needs"
+
+
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_readme_table_names_files_of_the_bake(baked, variant):
-    project = baked(**VARIANTS[variant])
+    project = baked(**ALL_VARIANTS[variant])
     section = (project / "README.md").read_text().split("## Where things are")[1].split("\n## ")[0]
     table = [line for line in section.splitlines() if line.startswith("|")]
     rows = [line.split("|")[2] for line in table[2:]]  # below the header and its rule
