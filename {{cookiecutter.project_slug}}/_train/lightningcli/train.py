@@ -7,6 +7,7 @@ import difflib
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -66,12 +67,10 @@ class ArgumentParser(LightningArgumentParser):
         options = [name[2:] for name in known._option_string_actions if name.startswith("--")]
         self.exit(2, f"error: {one_line_error(message, getattr(self, 'args', []), options)}\n")
 
-    def dump(self, cfg, *args, **kwargs) -> str:
-        """The config, and, for --print_config and each run's config.yaml, what the data links.
-
-        The model's data arguments are link targets, which jsonargparse leaves out of a dump:
-        they follow as YAML comments, so the file still loads with --config.
-        """
+    def dump(self, cfg: Namespace, *args: Any, **kwargs: Any) -> str:
+        """The config, and, for --print_config and each run's config.yaml, what the data links."""
+        # The model's data arguments are link targets, which jsonargparse leaves out of a dump:
+        # they follow as YAML comments, so the file still loads with --config.
         with warnings.catch_warnings():
             # LightningCLI passes skip_none, which newer jsonargparse deprecates: not yours to fix.
             warnings.filterwarnings("ignore", r"\s*skip_none", DeprecationWarning)
@@ -185,7 +184,7 @@ def dotted_value(node: object, key: str) -> object:
     return dotted_value(node.get(head), rest) if rest else ABSENT
 
 
-def linked_from_data(config) -> str:
+def linked_from_data(config: Namespace) -> str:
     """YAML comments: where the model's data arguments come from, with their values if read now."""
     if config.get("ckpt_path"):
         names = ", ".join(f"model.{name}" for name in DATA_ARGUMENTS)
@@ -214,10 +213,10 @@ class CLI(LightningCLI):
             )
         parser.link_arguments("seed_everything", "data.seed", compute_fn=run_seed)
 
-    def data_argument(self, name: str):
+    def data_argument(self, name: str) -> Callable[[Any], Any]:
         """The link's value: the data module's report, or the checkpoint's when there is one."""
 
-        def report(data):
+        def report(data: {{ cookiecutter.datamodule_class }}) -> Any:
             return self.trained_on[name] if self.trained_on else getattr(data, name)
 
         return report
