@@ -7,6 +7,7 @@ import argparse
 import csv
 import inspect
 import sys
+from pathlib import Path
 from typing import IO
 
 import pytorch_lightning as pl
@@ -18,6 +19,7 @@ from {{ cookiecutter.package_name }}.errors import (
     ArgumentParser,
     CheckpointError,
     DataError,
+    SettingsError,
 )
 from {{ cookiecutter.package_name }}.files import atomic_file
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
@@ -79,16 +81,17 @@ def load_model(ckpt_path: str) -> pl.LightningModule:
 def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> None:
     """Refuse, in one line, data of another shape or with labels the model never learned."""
     dataset = datamodule.predict_dataset()
+    data_dir = Path(datamodule.hparams.data_dir)
     input_shape = tuple(dataset[0][0].shape)
     if input_shape != tuple(model.hparams.input_shape):
         raise DataError(
-            f"{dataset.data_dir / 'inputs.npy'}: examples shaped {input_shape}, but the model"
+            f"{data_dir / 'inputs.npy'}: examples shaped {input_shape}, but the model"
             f" was trained on {tuple(model.hparams.input_shape)}"
         )
     num_classes = model.hparams.num_classes
     if dataset.labels is not None and dataset.labels.max() >= num_classes:
         raise DataError(
-            f"{dataset.data_dir / 'labels.npy'}: label {dataset.labels.max()} is outside the"
+            f"{data_dir / 'labels.npy'}: label {dataset.labels.max()} is outside the"
             f" {num_classes} classes the model was trained on (0 to {num_classes - 1})"
         )
 
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         predict(args)
-    except (DataError, CheckpointError) as err:
+    except (DataError, CheckpointError, SettingsError) as err:
         sys.exit(f"error: {err}")
     except OSError as err:
         sys.exit(f"error: --output {args.output}: cannot write ({err.strerror})")

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
+
 from predict import main as predict
 from train import main as train
 
@@ -58,7 +60,7 @@ def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir,
     output = tmp_path / "predictions.csv"
     predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
     rows = read_rows(output)
-    labels = np.load(data_dir / "labels.npy")
+    labels = {{ cookiecutter.dataset_class }}(data_dir).labels
     assert len(rows) == len(labels)
     assert list(rows[0]) == ["index", "label", "prediction", "confidence"]
     assert [int(row["label"]) for row in rows] == labels.tolist()
@@ -67,6 +69,7 @@ def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir,
     assert f"Accuracy on {len(labels)} labelled examples: " in capsys.readouterr().out
 
 
+@pytest.mark.npy
 def test_unlabelled_data_gets_no_label_column(checkpoint, data_dir, tmp_path, capsys):
     new_data = tmp_path / "new"
     new_data.mkdir()
@@ -106,12 +109,14 @@ def expect_error(arguments, message, output):
     assert output.read_text() == "earlier results\n"
 
 
+@pytest.mark.npy
 def test_data_of_another_shape_is_one_clear_error(checkpoint, tmp_path):
     folder = data_of(tmp_path, np.zeros((3, 5, 5)))
     arguments = ["--ckpt_path", str(checkpoint), "--data_dir", str(folder)]
     expect_error(arguments, f"error: {folder / 'inputs.npy'}: examples shaped", tmp_path / "p.csv")
 
 
+@pytest.mark.npy
 def test_labels_the_model_never_learned_are_one_clear_error(checkpoint, data_dir, tmp_path):
     inputs = np.load(data_dir / "inputs.npy")[:4]
     too_high = np.full(4, 10_000)
@@ -130,6 +135,11 @@ def corrupt(tmp_path, checkpoint, kind):
 
 
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
+def test_a_batch_size_below_1_is_one_clear_error(data_dir, tmp_path):
+    arguments = ["--ckpt_path", "unused.ckpt", "--data_dir", str(data_dir), "--batch_size", "0"]
+    expect_error(arguments, "error: batch_size 0 is not allowed: give 1 or more", tmp_path / "p")
+
+
 def test_bad_checkpoint_is_one_clear_error(checkpoint, data_dir, tmp_path, kind):
     path = corrupt(tmp_path, checkpoint, kind)
     arguments = ["--ckpt_path", str(path), "--data_dir", str(data_dir)]
