@@ -97,11 +97,11 @@ def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModul
 
 
 def predict(args: argparse.Namespace) -> None:
-    model = load_model(args.ckpt_path)
     datamodule = {{ cookiecutter.datamodule_class }}(
         data_dir=args.data_dir,
         batch_size=args.batch_size,
     )
+    model = load_model(args.ckpt_path)
     check_data_fits(datamodule, model)
     with atomic_file(args.output, "w", newline="") as csv_file:
         writer = CSVPredictionWriter(csv_file)

@@ -134,12 +134,12 @@ def corrupt(tmp_path, checkpoint, kind):
     return path
 
 
-@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
 def test_a_batch_size_below_1_is_one_clear_error(data_dir, tmp_path):
     arguments = ["--ckpt_path", "unused.ckpt", "--data_dir", str(data_dir), "--batch_size", "0"]
     expect_error(arguments, "error: batch_size 0 is not allowed: give 1 or more", tmp_path / "p")
 
 
+@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
 def test_bad_checkpoint_is_one_clear_error(checkpoint, data_dir, tmp_path, kind):
     path = corrupt(tmp_path, checkpoint, kind)
     arguments = ["--ckpt_path", str(path), "--data_dir", str(data_dir)]
