@@ -61,14 +61,24 @@ def write(folder, inputs, labels):
     return folder
 
 
-def train(project, data_dir, *flags):
-    """Run train.py on `data_dir`; return its wall time and test accuracy."""
-    command = [sys.executable, "train.py", "--data_dir", str(data_dir), *flags]
+def train(project, data_dir, *flags, cli="argparse"):
+    """Run train.py on `data_dir`; return its wall time and test accuracy.
+
+    The LightningCLI variant trains with `fit`, then tests the best checkpoint with `test`.
+    """
+    if cli == "argparse":
+        commands = [["--data_dir", str(data_dir), *flags]]
+    else:
+        data = ["--data.data_dir", str(data_dir)]
+        commands = [["fit", *data, *flags], ["test", *data, "--ckpt_path", "best"]]
     start = time.perf_counter()
-    finished = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    for arguments in commands:
+        finished = subprocess.run(
+            [sys.executable, "train.py", *arguments], cwd=project, capture_output=True, text=True
+        )
+        if finished.returncode != 0:
+            raise SystemExit(f"train.py failed on {data_dir}:\n{finished.stderr[-2000:]}")
     seconds = time.perf_counter() - start
-    if finished.returncode != 0:
-        raise SystemExit(f"train.py failed on {data_dir}:\n{finished.stderr[-2000:]}")
     accuracy = float(re.search(r"test_acc\W+([0-9.]+)", finished.stdout).group(1))
     return seconds, accuracy
 

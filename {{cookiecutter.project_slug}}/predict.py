@@ -20,6 +20,7 @@ from {{ cookiecutter.package_name }}.errors import (
     ArgumentParser,
     CheckpointError,
     DataError,
+    SettingsError,
 )
 from {{ cookiecutter.package_name }}.files import atomic_file
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
@@ -93,11 +94,11 @@ def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModul
 
 
 def predict(args: argparse.Namespace) -> None:
-    model = load_model(args.ckpt_path)
     datamodule = {{ cookiecutter.datamodule_class }}(
         data_dir=args.data_dir,
         batch_size=args.batch_size,
     )
+    model = load_model(args.ckpt_path)
     check_data_fits(datamodule, model)
     with atomic_file(args.output, "w", newline="") as csv_file:
         writer = CSVPredictionWriter(csv_file)
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         predict(args)
-    except (DataError, CheckpointError) as err:
+    except (DataError, CheckpointError, SettingsError) as err:
         sys.exit(f"error: {err}")
     except OSError as err:
         sys.exit(f"error: --output {args.output}: cannot write ({err.strerror})")

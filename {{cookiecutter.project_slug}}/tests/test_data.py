@@ -1,6 +1,10 @@
 """The Dataset reads inputs.npy and labels.npy; the DataModule splits and describes them."""
 
+import errno
 import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -37,7 +41,7 @@ def write_data(folder, inputs, labels=None):
 def test_dataset_gives_float_inputs_of_the_reported_shape(datamodule, data_dir):
     dataset = data.{{ cookiecutter.dataset_class }}(data_dir)
     inputs, label = dataset[0]
-    assert len(dataset) == len(np.load(data_dir / "labels.npy", mmap_mode="r"))
+    assert len(dataset) == len(dataset.labels)
     assert tuple(inputs.shape) == datamodule.input_shape
     assert inputs.dtype == torch.float32
     assert isinstance(label, int) and 0 <= label < datamodule.num_classes
@@ -78,13 +82,14 @@ def test_shuffle_order_depends_only_on_seed_and_epoch(data_dir):
 
 
 def test_report_matches_the_files(datamodule, data_dir):
-    labels = np.load(data_dir / "labels.npy")
+    labels = data.{{ cookiecutter.dataset_class }}(data_dir).labels
     assert datamodule.num_classes == labels.max() + 1
     channels = datamodule.input_shape[0]
     assert len(datamodule.input_mean) == len(datamodule.input_std) == channels
     assert all(std > 0 for std in datamodule.input_std)
 
 
+@pytest.mark.npy
 @pytest.mark.parametrize(
     ("inputs", "input_shape"),
     [
@@ -108,22 +113,102 @@ def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
     assert (scaled.std() - 1).abs() < 0.05
 
 
+@pytest.mark.npy
 def test_bundled_data_goes_only_to_the_default_folder(tmp_path):
+    datamodule = datamodule_for(tmp_path / "mistyped")
+    datamodule.prepare_data()
     with pytest.raises(DataError, match="no inputs.npy"):
-        datamodule_for(tmp_path / "mistyped").prepare_data()
+        datamodule.input_shape  # noqa: B018 (reading the report reads the data)
     assert not (tmp_path / "mistyped").exists()
 
 
+@pytest.mark.npy
 def test_prepare_data_keeps_existing_files(tmp_path):
     write_data(tmp_path / "data", np.zeros((3, 2)), np.arange(3))
     data.{{ cookiecutter.datamodule_class }}().prepare_data()
     assert np.load(tmp_path / "data" / "labels.npy").tolist() == [0, 1, 2]
 
 
+@pytest.mark.npy
 def test_written_files_follow_the_umask(tmp_path):
     data.{{ cookiecutter.datamodule_class }}().prepare_data()
     for name in ("inputs.npy", "labels.npy"):
         assert (tmp_path / "data" / name).stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+@pytest.mark.npy
+def test_statistics_come_from_up_to_1000_training_examples_only(tmp_path):
+    """Validation and test examples, and training ones past the first 1,000, change nothing."""
+    inputs = np.full((1500, 2), 1e6)
+    train, _, _ = data.split_indices(len(inputs), 0.1, 0.2, 0)
+    sample = train[: data.STATISTICS_SAMPLE]
+    inputs[sample] = np.random.default_rng(0).normal(5, 2, (len(sample), 2))
+    folder = write_data(tmp_path / "mine", inputs, np.arange(len(inputs)) % 2)
+    datamodule = datamodule_for(folder, val_fraction=0.1, test_fraction=0.2, split_seed=0)
+    assert len(train) > len(sample)
+    assert np.allclose(datamodule.input_mean, inputs[sample].mean(axis=0))
+    assert np.allclose(datamodule.input_std, inputs[sample].std(axis=0))
+
+
+PREPARE_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+Path(sys.argv[1]).touch()
+while not Path("go").exists():
+    time.sleep(0.01)
+print({{ cookiecutter.datamodule_class }}(num_workers=0).input_shape)
+"""
+
+
+def test_processes_starting_at_once_share_the_prepared_data(tmp_path):
+    """As under DDP or torchrun: each may write the bundled digits; none reads half a file."""
+    project = os.path.dirname(os.path.dirname(data.__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([project, *sys.path])}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", PREPARE_AT_ONCE, f"ready-{rank}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(3)
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < len(processes) and time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            break
+        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0] * len(processes), outputs
+    assert len({stdout for stdout, _ in outputs}) == 1
+    dataset = data.{{ cookiecutter.dataset_class }}(tmp_path / data.DEFAULT_DATA_DIR)
+    assert len(dataset) == len(dataset.labels) > 0
+    assert tuple(dataset[len(dataset) - 1][0].shape) == datamodule_for(dataset.data_dir).input_shape
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.npy
+def test_writing_that_fails_midway_leaves_no_inputs_file(tmp_path, monkeypatch):
+    save = np.save
+
+    def fail_on_inputs(file, array):
+        if array.ndim > 1:  # inputs.npy, written after labels.npy
+            file.write(b"\x93NUMPY half a file")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(file, array)
+
+    monkeypatch.setattr(np, "save", fail_on_inputs)
+    with pytest.raises(DataError, match="cannot write the data"):
+        data.{{ cookiecutter.datamodule_class }}().prepare_data()
+    assert not (tmp_path / "data" / "inputs.npy").exists()
+    assert not list(tmp_path.rglob("*.tmp"))
+    monkeypatch.setattr(np, "save", save)
+    # The next run writes it whole.
+    assert data.{{ cookiecutter.datamodule_class }}().input_shape
 
 
 def current_umask():
@@ -132,6 +217,7 @@ def current_umask():
     return umask
 
 
+@pytest.mark.npy
 def test_unwritable_data_dir_is_reported(tmp_path):
     (tmp_path / "data").write_text("a file where the folder should be")
     with pytest.raises(DataError, match="cannot write"):
@@ -150,7 +236,16 @@ BAD_DATA = {
         np.array([0.0, 1.0, 1.5, 2.0]),
         "labels.npy: expected integer",
     ),
-    "count-mismatch": (np.zeros((4, 3)), np.arange(3), "4 inputs but 3 labels"),
+    "count-mismatch": (
+        np.zeros((4, 3)),
+        np.arange(3),
+        "inputs.npy holds 4 examples but .*labels.npy 3 labels: give one label per example",
+    ),
+    "single-class": (
+        np.zeros((4, 3)),
+        np.zeros(4, dtype=np.int64),
+        "labels.npy: expected at least 2 classes",
+    ),
     "rank-5-inputs": (
         np.zeros((4, 1, 1, 2, 2)),
         np.arange(4),
@@ -160,13 +255,17 @@ BAD_DATA = {
 }
 
 
+@pytest.mark.npy
 @pytest.mark.parametrize(("inputs", "labels", "message"), BAD_DATA.values(), ids=BAD_DATA)
 def test_bad_data_is_one_error_naming_the_file(tmp_path, inputs, labels, message):
     folder = write_data(tmp_path / "bad", inputs, labels)
+    datamodule = datamodule_for(folder)
     with pytest.raises(DataError, match=message):
-        datamodule_for(folder).setup("fit")
+        datamodule.setup("fit")
+        datamodule.num_classes  # noqa: B018 (the report checks what the model is built from)
 
 
+@pytest.mark.npy
 @pytest.mark.parametrize("content", [b"", b"this is not numpy"], ids=["empty", "malformed"])
 def test_broken_data_file_is_reported_by_name(data_dir, tmp_path, content):
     (tmp_path / "inputs.npy").write_bytes((data_dir / "inputs.npy").read_bytes())
@@ -176,6 +275,7 @@ def test_broken_data_file_is_reported_by_name(data_dir, tmp_path, content):
     assert (tmp_path / "labels.npy").read_bytes() == content
 
 
+@pytest.mark.npy
 def test_labels_are_optional_for_prediction(tmp_path):
     folder = write_data(tmp_path / "new", np.zeros((5, 4, 4)))
     dataset = datamodule_for(folder).predict_dataset()

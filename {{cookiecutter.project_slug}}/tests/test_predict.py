@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
 from predict import CSVPredictionWriter
 from predict import main as predict
 from train import main as train
@@ -61,7 +62,7 @@ def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir,
     output = tmp_path / "predictions.csv"
     predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
     rows = read_rows(output)
-    labels = np.load(data_dir / "labels.npy")
+    labels = {{ cookiecutter.dataset_class }}(data_dir).labels
     assert len(rows) == len(labels)
     assert list(rows[0]) == ["index", "label", "prediction", "confidence"]
     assert [int(row["label"]) for row in rows] == labels.tolist()
@@ -70,6 +71,7 @@ def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir,
     assert f"Accuracy on {len(labels)} labelled examples: " in capsys.readouterr().out
 
 
+@pytest.mark.npy
 def test_predict_reads_its_checkpoint_once(checkpoint, data_dir, tmp_path, monkeypatch):
     loaded = []
     torch_load = torch.load
@@ -105,6 +107,7 @@ def test_rows_are_written_as_each_batch_arrives():
     batch([3], [3])
     assert csv_file.getvalue().splitlines()[-1] == "2,3,3,0.5"
     assert (writer.num_rows, writer.num_correct, writer.labelled) == (3, 2, True)
+
 
 
 def test_unlabelled_data_gets_no_label_column(checkpoint, data_dir, tmp_path, capsys):
@@ -150,6 +153,7 @@ def trained_on(checkpoint):
     return torch.load(checkpoint, weights_only=True)["hyper_parameters"]
 
 
+@pytest.mark.npy
 def test_data_of_another_shape_is_one_clear_error(checkpoint, tmp_path):
     folder = data_of(tmp_path, np.zeros((3, 5, 5)))
     arguments = ["--ckpt_path", str(checkpoint), "--data_dir", str(folder)]
@@ -161,6 +165,7 @@ def test_data_of_another_shape_is_one_clear_error(checkpoint, tmp_path):
     expect_error(arguments, message, tmp_path / "p.csv")
 
 
+@pytest.mark.npy
 def test_labels_the_model_never_learned_are_one_clear_error(checkpoint, data_dir, tmp_path):
     inputs = np.load(data_dir / "inputs.npy")[:4]
     too_high = np.full(4, 10_000)
@@ -181,6 +186,11 @@ def corrupt(tmp_path, checkpoint, kind):
     elif kind == "corrupt":
         path.write_bytes(b"\x00garbage" * 100)
     return path
+
+
+def test_a_batch_size_below_1_is_one_clear_error(data_dir, tmp_path):
+    arguments = ["--ckpt_path", "unused.ckpt", "--data_dir", str(data_dir), "--batch_size", "0"]
+    expect_error(arguments, "error: batch_size 0 is not allowed: give 1 or more", tmp_path / "p")
 
 
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])

@@ -62,6 +62,8 @@ def open_arrays(
     data_dir: Path, require_labels: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Memory-map inputs.npy and labels.npy, checked, or raise DataError naming the bad file."""
+    if not (data_dir / INPUTS_FILE).exists():
+        raise DataError(f"data_dir {data_dir}: no {INPUTS_FILE} there (see README.md)")
     inputs = load_array(data_dir / INPUTS_FILE)
     numbers = np.issubdtype(inputs.dtype, np.integer) or np.issubdtype(inputs.dtype, np.floating)
     if inputs.ndim not in (2, 3, 4) or not numbers:
@@ -79,7 +81,10 @@ def open_arrays(
             f" got {labels.dtype} {labels.shape}"
         )
     if len(labels) != len(inputs):
-        raise DataError(f"{data_dir}: {len(inputs)} inputs but {len(labels)} labels")
+        raise DataError(
+            f"{data_dir / INPUTS_FILE} holds {len(inputs)} examples but {labels_path}"
+            f" {len(labels)} labels: give one label per example"
+        )
     if labels.min() < 0:
         raise DataError(f"{labels_path}: labels must be 0 to K-1; found {labels.min()}")
     return inputs, labels
@@ -171,16 +176,12 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     def prepare_data(self) -> None:
         """Write the bundled digits when `data_dir` is the default folder and holds no data yet.
 
-        To fetch or convert your own data here, write the same two files.
+        A folder the user names is only ever read, by the Dataset, which says what is missing.
         """
-        # Lightning calls this once per machine, before `setup`. A folder the user names is
-        # only ever read.
+        # Lightning calls this once per machine, before `setup`.
         data_dir = Path(self.hparams.data_dir)
-        if (data_dir / INPUTS_FILE).exists():
-            return
-        if data_dir != Path(DEFAULT_DATA_DIR):
-            raise DataError(f"data_dir {data_dir}: no {INPUTS_FILE} there (see README.md)")
-        write_digits(data_dir)
+        if data_dir == Path(DEFAULT_DATA_DIR) and not (data_dir / INPUTS_FILE).exists():
+            write_digits(data_dir)
 
     @cached_property
     def _description(self) -> dict:
@@ -195,9 +196,15 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             raise DataError(f"data_dir {self.hparams.data_dir}: too few examples to split")
         sample = (dataset[index][0] for index in sorted(train_indices[:STATISTICS_SAMPLE]))
         mean, std = channel_statistics(sample)
+        num_classes = int(dataset.labels.max()) + 1
+        if num_classes < 2:
+            raise DataError(
+                f"{Path(self.hparams.data_dir) / LABELS_FILE}: expected at least 2 classes;"
+                " all labels are 0"
+            )
         return {
             "input_shape": tuple(dataset[train_indices[0]][0].shape),
-            "num_classes": int(dataset.labels.max()) + 1,
+            "num_classes": num_classes,
             "input_mean": mean,
             "input_std": std,
         }

@@ -65,7 +65,7 @@ def build_parser() -> ArgumentParser:
     )
     program.add_argument(
         "--num_classes",
-        type=at_least(1),
+        type=at_least(2),
         help="number of classes, if more than the labels show; if not given, the largest label + 1",
     )
     program.add_argument(

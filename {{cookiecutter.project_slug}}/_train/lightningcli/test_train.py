@@ -84,6 +84,7 @@ def test_the_model_is_built_from_the_data_report(data_dir, tmp_path):
     assert saved["num_classes"] == cli.datamodule.num_classes
 
 
+@pytest.mark.npy
 @pytest.mark.parametrize(
     "inputs",
     [
