@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
+
 from predict import CSVPredictionWriter
 from predict import main as predict
 from train import main as train
