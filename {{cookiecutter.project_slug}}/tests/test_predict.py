@@ -72,7 +72,6 @@ def test_predict_writes_a_row_per_example_and_the_accuracy(checkpoint, data_dir,
     assert f"Accuracy on {len(labels)} labelled examples: " in capsys.readouterr().out
 
 
-@pytest.mark.npy
 def test_predict_reads_its_checkpoint_once(checkpoint, data_dir, tmp_path, monkeypatch):
     loaded = []
     torch_load = torch.load
@@ -110,7 +109,7 @@ def test_rows_are_written_as_each_batch_arrives():
     assert (writer.num_rows, writer.num_correct, writer.labelled) == (3, 2, True)
 
 
-
+@pytest.mark.npy
 def test_unlabelled_data_gets_no_label_column(checkpoint, data_dir, tmp_path, capsys):
     new_data = tmp_path / "new"
     new_data.mkdir()
