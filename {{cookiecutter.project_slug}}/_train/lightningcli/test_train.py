@@ -176,6 +176,7 @@ BAD_SETTINGS = {
     "batch-size-zero": (["--data.batch_size", "0"], "batch_size 0 is not allowed"),
     "workers-negative": (["--data.num_workers", "-1"], "num_workers -1 is not allowed"),
     "max-epochs-zero": (["--trainer.max_epochs", "0"], "trainer.max_epochs 0 is not allowed"),
+    "barebones": (["--trainer.barebones", "true"], "trainer.barebones is not available"),
 }
 
 

@@ -227,6 +227,9 @@ class CLI(LightningCLI):
             raise SettingsError(
                 "trainer.max_epochs 0 is not allowed: give -1 (no limit) or 1 or more"
             )
+        if config.trainer.barebones:
+            # Barebones mode refuses the logger, checkpoints and callbacks every run here has.
+            raise SettingsError("trainer.barebones is not available in this project: leave it off")
         if config.ckpt_path or self.subcommand != "fit":
             self.use_checkpoint_settings(config)
 
