@@ -22,7 +22,13 @@ from conftest import project_files
 from test_bake import OPTION_MATRIX
 
 # The quick tests that reach the logger's code: they train through train.py or tune.py.
-LOGGER_TESTS = ["test_train.py", "test_tune.py", "test_faults.py", "test_predict.py"]
+LOGGER_TESTS = [
+    "test_checkpoints.py",
+    "test_faults.py",
+    "test_predict.py",
+    "test_train.py",
+    "test_tune.py",
+]
 CUSTOM_NAMES = {
     "project_name": "딥러닝 숫자",
     "package_name": "digits_kr",

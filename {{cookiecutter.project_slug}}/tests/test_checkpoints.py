@@ -142,6 +142,7 @@ def test_last_with_nothing_usable_says_why_in_one_line(checkpoints, tmp_path):
     assert str(broken) in message and "\n" not in message
 
 
+@pytest.mark.npy
 def test_load_from_checkpoint_alone_rebuilds_the_network_trained_on_own_data(tmp_path):
     folder = tmp_path / "rgb"
     folder.mkdir()

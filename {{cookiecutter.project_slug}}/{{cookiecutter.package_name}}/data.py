@@ -153,10 +153,8 @@ def split_indices(
 class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     """Splits the data in `data_dir`, serves its DataLoaders, and reports what the model needs.
 
-    `input_shape`, `num_classes`, `input_mean` and `input_std` feed the model's arguments.
+    Its `input_shape`, `num_classes`, `input_mean` and `input_std` are the model's data arguments.
     """
-
-    # They are read from the files before any training starts, so the model can be built.
 
     def __init__(
         self,

@@ -130,6 +130,7 @@ def table_of(folder, num_features=9, classes=4):
     return folder
 
 
+@pytest.mark.npy
 def test_resume_refuses_data_that_does_not_fit_the_checkpoint(tmp_path):
     main(short_run(table_of(tmp_path / "table"), tmp_path / "runs"))
     wider = table_of(tmp_path / "wider", num_features=10)

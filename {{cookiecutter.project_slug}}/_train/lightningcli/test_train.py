@@ -276,6 +276,7 @@ BAD_DATA = {
 
 
 @pytest.mark.parametrize(("spoiled", "content", "culprit"), BAD_DATA.values(), ids=BAD_DATA)
+@pytest.mark.npy
 def test_bad_data_exits_with_one_line_naming_the_file_and_no_run_folder(
     tmp_path, spoiled, content, culprit
 ):
@@ -301,6 +302,7 @@ def test_a_num_classes_flag_is_refused_in_one_line(data_dir, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.npy
 def test_print_config_shows_what_the_data_gives_the_model(tmp_path, capsys):
     folder = own_data(tmp_path / "mine")
     with pytest.raises(SystemExit) as exit_info:
@@ -328,6 +330,7 @@ def table_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])
+@pytest.mark.npy
 def test_new_data_that_does_not_fit_the_checkpoint_is_one_line(table_run, tmp_path, subcommand):
     runs, _ = table_run
     (best,) = runs.rglob("best.ckpt")
@@ -347,6 +350,7 @@ def test_new_data_that_does_not_fit_the_checkpoint_is_one_line(table_run, tmp_pa
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.npy
 def test_a_checkpoint_keeps_its_classes_and_scaling_on_new_data(table_run, tmp_path):
     runs, _ = table_run
     (best,) = runs.rglob("best.ckpt")
@@ -363,6 +367,7 @@ def test_a_checkpoint_keeps_its_classes_and_scaling_on_new_data(table_run, tmp_p
     assert resumed.model.hparams.input_mean == saved["input_mean"]
 
 
+@pytest.mark.npy
 def test_predict_with_a_checkpoint_needs_no_labels(table_run, tmp_path):
     runs, _ = table_run
     unlabelled = own_data(tmp_path / "new", labelled=False)
