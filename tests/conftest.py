@@ -1,5 +1,6 @@
 """Helpers shared by the template's tests: baking with checked answers, reading a bake."""
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -145,3 +146,23 @@ def load_hook(name):
     hook = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hook)
     return hook
+
+
+def imported_modules(tree: ast.AST) -> set[str]:
+    """The top-level module of every absolute import in a parsed module, at any depth."""
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+def own_modules(project: Path) -> set[str]:
+    """The project's top-level folders, and the modules on its tests' import path."""
+    names = {path.name for path in project.iterdir() if path.is_dir()}
+    # pytest puts the project root (pythonpath) and tests/ (rootdir imports) on sys.path.
+    for folder in (project, project / "tests"):
+        names |= {path.stem for path in folder.glob("*.py")}
+    return names

@@ -16,7 +16,7 @@ import sys
 import tomllib
 
 import pytest
-from conftest import TEMPLATE, project_files
+from conftest import TEMPLATE, imported_modules, own_modules, project_files
 
 SPEC = importlib.util.spec_from_file_location(
     "floor_requirements", TEMPLATE / "scripts" / "floor_requirements.py"
@@ -67,27 +67,6 @@ def test_floor_sh_bakes_variants_that_declare_every_dependency(baked):
     assert {a["cli"] for a in floor_sh_variants()} == set(CHOICES["cli"])
 
 
-def imported_modules(project):
-    """The top-level module of every absolute import in the project's .py files, at any depth."""
-    modules = set()
-    for name in project_files(project):
-        if name.endswith(".py"):
-            for node in ast.walk(ast.parse((project / name).read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Import):
-                    modules |= {alias.name.split(".")[0] for alias in node.names}
-                elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                    modules.add(node.module.split(".")[0])
-    return modules
-
-
-def own_modules(project):
-    """The project's package, its scripts and its tests' modules (tests/ is on the path)."""
-    names = {path.name for path in project.iterdir() if path.is_dir()}
-    for folder in (project, project / "tests"):
-        names |= {path.stem for path in folder.glob("*.py")}
-    return names
-
-
 @pytest.mark.parametrize("answers", EVERY_VARIANT, ids=lambda a: f"{a['cli']}-{a['logger']}")
 def test_every_third_party_import_comes_from_a_declared_dependency(baked, answers):
     # A module that arrives only through another dependency has no floor of its own: the
@@ -98,7 +77,14 @@ def test_every_third_party_import_comes_from_a_declared_dependency(baked, answer
         for requirement in floor_requirements.declared(project)
     }
     providers = importlib.metadata.packages_distributions()
-    third_party = imported_modules(project) - sys.stdlib_module_names - own_modules(project)
+    imported = set().union(
+        *(
+            imported_modules(ast.parse((project / name).read_text(encoding="utf-8")))
+            for name in project_files(project)
+            if name.endswith(".py")
+        )
+    )
+    third_party = imported - sys.stdlib_module_names - own_modules(project)
     undeclared = {
         module: providers.get(module, ["(not installed here)"])
         for module in sorted(third_party)

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, load_hook, project_files
+from conftest import TEMPLATE, imported_modules, load_hook, own_modules, project_files
 from cookiecutter.main import cookiecutter
 from packaging.requirements import Requirement
 
@@ -87,17 +87,6 @@ def names_in(tree):
     return names
 
 
-def imported_modules(tree):
-    """The top-level module of every absolute import in a module."""
-    modules = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            modules.add(node.module.split(".")[0])
-    return modules
-
-
 def dependency_modules(project):
     """The top-level modules of every distribution the project's requirements pull in, at any depth.
 
@@ -147,15 +136,6 @@ def requirement_closure(requirements):
 
 def normalize(distribution):
     return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
-def own_modules(project):
-    """The project's top-level folders, and the modules on its tests' import path."""
-    names = {path.name for path in project.iterdir() if path.is_dir()}
-    # pytest puts the project root (pythonpath) and tests/ (rootdir imports) on sys.path.
-    for folder in (project, project / "tests"):
-        names |= {path.stem for path in folder.glob("*.py")}
-    return names
 
 
 def ignored_folders(project):
