@@ -67,7 +67,7 @@ def test_object_only_arguments_have_no_flag():
 def help_parser():
     """A parser as train.py builds it: Trainer flags, one project default, defaults in help."""
     parser = argparse.ArgumentParser(formatter_class=HelpFormatter, exit_on_error=False)
-    add_trainer_args(parser).set_defaults(max_epochs=10)
+    add_trainer_args(parser).set_defaults(max_epochs=8)
     return parser
 
 
@@ -84,7 +84,7 @@ def flag_help(parser, flag):
         ("--devices", "(default: auto)"),
         ("--num_nodes", "(default: 1)"),
         ("--fast_dev_run", "(default: False)"),
-        ("--max_epochs", "(default: 10)"),
+        ("--max_epochs", "(default: 8)"),
         ("--logger", "(default: True)"),
         ("--precision", "(default: 32-true)"),
         ("--limit_train_batches", "(default: 1.0)"),
@@ -139,7 +139,7 @@ def test_defaults_shown_in_help_are_those_a_trainer_uses(tmp_path, monkeypatch):
 
 
 def test_defaults_shown_in_help_stay_out_of_the_namespace():
-    assert trainer_kwargs(help_parser().parse_args([])) == {"max_epochs": 10}
+    assert trainer_kwargs(help_parser().parse_args([])) == {"max_epochs": 8}
 
 
 def test_flags_text_cannot_set_usefully_are_left_out_or_explained():

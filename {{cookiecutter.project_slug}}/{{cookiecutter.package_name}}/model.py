@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 if TYPE_CHECKING:
@@ -56,8 +57,12 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         # Not saved in the state dict: the hyperparameters already hold them.
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
-        # One metric object per stage: each keeps its own running totals. "micro" counts
-        # correct examples; torchmetrics' default, "macro", averages per-class scores.
+        # Metric objects keep an epoch's running totals, one set per stage, and add up every
+        # process's share under DDP. "micro" accuracy counts correct examples; torchmetrics'
+        # default, "macro", averages per-class scores.
+        self.train_loss = epoch_mean()
+        self.val_loss = epoch_mean()
+        self.test_loss = epoch_mean()
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
 
@@ -100,27 +105,41 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         """Return class scores (logits) for a batch of inputs shaped (N, *input_shape)."""
         return self.network((inputs - self.mean) / self.std)
 
+    # Each stage logs its metric objects once, as its epoch starts: Lightning computes them
+    # when the epoch ends, after every step has added to them. A self.log call costs more
+    # than a whole step's bookkeeping, and Lightning runs the module's on_train_epoch_end
+    # only after the callbacks that print and plot the epoch's metrics.
+
+    def on_train_epoch_start(self) -> None:
+        self.log("train_loss", self.train_loss, prog_bar=True)
+
+    def on_validation_epoch_start(self) -> None:
+        self.log("val_loss", self.val_loss, prog_bar=True)
+        self.log("val_acc", self.val_accuracy, prog_bar=True)
+
+    def on_test_epoch_start(self) -> None:
+        self.log("test_loss", self.test_loss, prog_bar=True)
+        self.log("test_acc", self.test_accuracy, prog_bar=True)
+
     def training_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
         inputs, labels = batch
         loss = F.cross_entropy(self(inputs), labels)
-        # sync_dist averages over processes under DDP; on one device it costs nothing.
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.train_loss.update(loss.detach(), weight=len(labels))
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "val", self.val_accuracy)
+        self._evaluate(batch, self.val_loss, self.val_accuracy)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test", self.test_accuracy)
+        self._evaluate(batch, self.test_loss, self.test_accuracy)
 
-    def _evaluate(self, batch, stage: str, accuracy: MulticlassAccuracy) -> None:
+    def _evaluate(self, batch, loss: MeanMetric, accuracy: MulticlassAccuracy) -> None:
         inputs, labels = batch
         logits = self(inputs)
-        accuracy(logits, labels)
-        self.log(f"{stage}_loss", F.cross_entropy(logits, labels), prog_bar=True, sync_dist=True)
-        self.log(f"{stage}_acc", accuracy, prog_bar=True)
+        loss.update(F.cross_entropy(logits, labels), weight=len(labels))
+        accuracy.update(logits, labels)
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict:
         """The predicted class and its probability; the true label too, where the data has one."""
@@ -143,6 +162,13 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
 
 # What the DataModule reports about the data; everything else is a hyperparameter.
 DATA_ARGUMENTS = ("input_shape", "num_classes", "input_mean", "input_std")
+
+
+def epoch_mean() -> MeanMetric:
+    """A loss's mean over an epoch's examples, each batch weighted by its size."""
+    # A NaN loss stays NaN, so early stopping sees the run diverge: by default torchmetrics
+    # would leave it out of the mean, with a warning.
+    return MeanMetric(nan_strategy=float("nan"))
 
 
 def hyperparameter_defaults() -> dict:

@@ -89,7 +89,7 @@ def build_parser() -> ArgumentParser:
     )
     # Project defaults for a few Trainer arguments; every other one keeps Lightning's.
     parser.set_defaults(
-        max_epochs=10,
+        max_epochs=8,
         deterministic=True,
         default_root_dir="outputs",
         log_every_n_steps=10,

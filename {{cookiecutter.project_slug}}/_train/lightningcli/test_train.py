@@ -129,7 +129,7 @@ def test_print_config_shows_every_section(capsys):
     assert config["seed_everything"] == 42
     assert config["model"]["learning_rate"] == 0.003
     assert config["data"]["data_dir"] == "data"
-    assert config["trainer"]["max_epochs"] == 10
+    assert config["trainer"]["max_epochs"] == 8
 
 
 def test_resume_from_last_continues_with_the_checkpoint_settings(data_dir, tmp_path):
