@@ -2,7 +2,8 @@
 
 Commands are read from the rendered README's ```bash and ```python blocks and run through
 bash in the project folder, with small limits appended so that the whole sequence is quick.
-Each command line either runs or matches SKIPPED, which says why not; any other line fails.
+Each command line either runs (once, if the README repeats it) or matches SKIPPED, which says
+why not; any other line fails.
 Each command line's README runs whole; each other logger's runs the lines that read a run
 folder or that it words differently, with `<run id>` and the like filled in from the paths
 the runs print. Right after each README's first training run, the test checks what its
@@ -131,6 +132,9 @@ def steps(readme, lightningcli):
             found.append(("python", text))
         else:
             found += [("bash", line) for line in command_lines(text) if skip_reason(line) is None]
+    # A line the README repeats (LightningCLI's quickstart `python train.py fit`, again among
+    # the subcommands) runs once, where it first stands: the same run again checks nothing new.
+    found = list(dict.fromkeys(found))
     first = first_training_run(found)
     for n, (kind, step) in enumerate(found):
         if kind == "bash":
