@@ -2,10 +2,12 @@
 
 Commands are read from the rendered README's ```bash and ```python blocks and run through
 bash in the project folder, with small limits appended so that the whole sequence is quick.
-Each command line either runs or matches SKIPPED, which says why not; any other line fails.
+Each command line either runs (once, if the README repeats it) or matches SKIPPED, which says
+why not; any other line fails.
 Each command line's README runs whole; each other logger's runs the lines that read a run
 folder or that it words differently, with `<run id>` and the like filled in from the paths
-the runs print. A few claims in its prose that a test can check cheaply are checked here too.
+the runs print. Right after each README's first training run, the test checks what its
+logger wrote. A few claims in its prose that a test can check cheaply are checked here too.
 """
 
 import os
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CHOICE_DEFAULTS
 from PIL import Image
 
 BLOCK = re.compile(r"^ *```(bash|python)\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
@@ -59,6 +62,13 @@ LOGGER_VARIANTS = {
     for logger in ["csv", "wandb", "mlflow", "none"]
 }
 ALL_VARIANTS = {**VARIANTS, **{name: answers for name, (answers, _) in LOGGER_VARIANTS.items()}}
+# What each logger must leave under outputs/, and a file that must hold the hyperparameters.
+LOGGER_FILES = {
+    "tensorboard": ("version_0/events.out.tfevents.*", "version_0/hparams.yaml"),
+    "csv": ("version_0/metrics.csv", "version_0/hparams.yaml"),
+    "wandb": ("wandb/offline-run-*/run-*.wandb", "wandb/offline-run-*/run-*.wandb"),
+    "mlflow": ("mlruns/*/*/metrics/val_acc", "mlruns/*/*/params/learning_rate"),
+}
 PLACEHOLDER = re.compile(r"<[^<>]+>")
 # A word with placeholders, which may hold spaces: outputs/mlruns/<experiment id>/<run id>/...
 PLACEHOLDER_PATH = re.compile(r"(?:[^\s<]|<[^<>]+>)*<[^<>]+>(?:[^\s<]|<[^<>]+>)*")
@@ -92,34 +102,49 @@ def skip_reason(line):
 
 
 LIMITS = {"train": 2, "val": 1, "test": 1, "predict": 1}
+# The first training run trains two epochs, so that its logger writes twice and its last.ckpt
+# is replaced, not added to (check_logger_files); every other run, one.
+FIRST_RUN_EPOCHS = 2
 
 
-def limits(line, lightningcli):
+def limits(line, lightningcli, first_run=False):
     """Flags that keep `line` short; appended last, so they win over the README's own."""
     if re.search(r"--help|--print_config|--fast_dev_run|^python predict\.py|^ruff ", line):
         return []
     trainer = "--trainer." if lightningcli else "--"
     training = "python train.py fit" if lightningcli else "python train.py"
-    # Every checkpoint is from epoch 0; a resumed run must train past it.
-    resumes = line.startswith(training) and "--ckpt_path" in line
+    # A resumed run must train past its checkpoint, whichever run wrote it.
+    epochs = FIRST_RUN_EPOCHS if first_run else 1
+    if line.startswith(training) and "--ckpt_path" in line:
+        epochs = FIRST_RUN_EPOCHS + 1
     flags = [f"{trainer}limit_{kind}_batches {count}" for kind, count in LIMITS.items()]
-    flags.append(f"{trainer}max_epochs {2 if resumes else 1}")
+    flags.append(f"{trainer}max_epochs {epochs}")
     if line.startswith("python tune.py"):
         flags.append("--n_trials 2")
     return flags
 
 
 def steps(readme, lightningcli):
-    """What the test runs, in README order: bash command lines and python scripts."""
+    """What the test runs, in README order: bash command lines, limited, and python scripts."""
     found = []
     for language, text in readme_blocks(readme):
         if language == "python":
             found.append(("python", text))
-            continue
-        for line in command_lines(text):
-            if skip_reason(line) is None:
-                found.append(("bash", " ".join([line, *limits(line, lightningcli)])))
+        else:
+            found += [("bash", line) for line in command_lines(text) if skip_reason(line) is None]
+    # A line the README repeats (LightningCLI's quickstart `python train.py fit`, again among
+    # the subcommands) runs once, where it first stands: the same run again checks nothing new.
+    found = list(dict.fromkeys(found))
+    first = first_training_run(found)
+    for n, (kind, step) in enumerate(found):
+        if kind == "bash":
+            found[n] = (kind, " ".join([step, *limits(step, lightningcli, n == first)]))
     return with_own_data_runs(found)
+
+
+def first_training_run(found):
+    """The index of the first step that runs train.py."""
+    return next(n for n, (kind, step) in enumerate(found) if step.startswith("python train.py"))
 
 
 def with_own_data_runs(found):
@@ -147,7 +172,7 @@ def bash_lines(readme):
 def logger_steps(found, reference):
     """The steps a logger variant runs: the first training run, then the lines that name a run
     folder and those its README words otherwise than the reference's, in order."""
-    first = next(n for n, (kind, step) in enumerate(found) if step.startswith("python train.py"))
+    first = first_training_run(found)
     return [found[first]] + [
         (kind, step)
         for kind, step in found[first + 1 :]
@@ -199,6 +224,7 @@ def run_step(project, kind, step, number):
     # `python` is this interpreter, which has the project's requirements.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     env = {**os.environ, "PATH": path, "PYTHONDONTWRITEBYTECODE": "1", "WANDB_SILENT": "true"}
+    env.pop("WANDB_MODE", None)  # the project's own default: wandb offline
     finished = subprocess.run(
         ["bash", "-c", f"set -e\n{step}"],
         cwd=project,
@@ -210,10 +236,11 @@ def run_step(project, kind, step, number):
     return finished.returncode, finished.stdout + finished.stderr
 
 
-def run_steps(project, found):
-    """Run the steps in order, placeholders filled; fail on the first that fails. Outputs."""
-    outputs = []
-    for number, (kind, step) in enumerate(found):
+def run_steps(project, found, earlier=()):
+    """Run the steps in order, placeholders filled from their outputs and the `earlier`
+    steps' outputs; fail on the first that fails. All outputs, the earlier ones first."""
+    outputs = list(earlier)
+    for number, (kind, step) in enumerate(found, start=len(outputs)):
         step = with_run_ids(step, outputs)
         started = time.monotonic()
         status, output = run_step(project, kind, step, number)
@@ -221,6 +248,43 @@ def run_steps(project, found):
         assert status == 0, f"README step failed: {step}\n{output[-3000:]}"
         outputs.append(output)
     return outputs
+
+
+def run_checking_the_logger(project, found, answers):
+    """Run the steps; right after the first training run, check what the logger wrote."""
+    first = first_training_run(found)
+    outputs = run_steps(project, found[: first + 1])
+    check_logger_files(project, answers, outputs[first])
+    return run_steps(project, found[first + 1 :], outputs)
+
+
+def check_logger_files(project, answers, output):
+    """What a fresh two-epoch run left under outputs/: the logger's metrics and the
+    hyperparameters (or, without a logger, the run folder alone), one last.ckpt, replaced at
+    the second epoch rather than added to, and the learning curves where the run says."""
+    answers = {**CHOICE_DEFAULTS, **answers}
+    outputs = project / "outputs"
+    if answers["logger"] == "none":
+        expected = {"version_0"}
+        if answers["cli"] == "lightningcli":
+            expected.add("config.yaml")  # LightningCLI saves the resolved config of each run
+        assert {path.name for path in outputs.iterdir()} == expected
+        run_files = {path.name for path in (outputs / "version_0").iterdir()}
+        assert run_files == {"checkpoints", "learning_curves.png"}
+    else:
+        metrics_pattern, hparams_pattern = LOGGER_FILES[answers["logger"]]
+        assert list(outputs.glob(metrics_pattern)), f"no {metrics_pattern}"
+        (hparams_file,) = outputs.glob(hparams_pattern)
+        assert b"learning_rate" in hparams_file.read_bytes() or hparams_file.name == "learning_rate"
+    (curves,) = outputs.rglob("learning_curves.png")
+    assert curves == project / printed_path(output, "Learning curves")
+    assert len(list(outputs.rglob("last.ckpt"))) == 1
+
+
+def printed_path(output, label):
+    """The path on the one line of `output` that starts with `label: `."""
+    (line,) = [line for line in output.splitlines() if line.startswith(f"{label}: ")]
+    return Path(line.split(": ", 1)[1])
 
 
 def check_run_folder(project, readme, outputs):
@@ -243,7 +307,7 @@ def test_readme_commands_run_in_order(baked_copy, variant):
     readme = (project / "README.md").read_text()
     lightningcli = VARIANTS[variant].get("cli") == "lightningcli"
     write_own_data(project)
-    outputs = run_steps(project, steps(readme, lightningcli))
+    outputs = run_checking_the_logger(project, steps(readme, lightningcli), VARIANTS[variant])
     check_run_folder(project, readme, outputs)
     assert (project / "outputs" / "study_digits.png").is_file()
     if lightningcli:
@@ -260,7 +324,7 @@ def test_readme_commands_of_each_logger_run(baked, baked_copy, variant):
     found = logger_steps(steps(readme, lightningcli), steps(reference_readme, lightningcli))
     # Resume and predict.py; LightningCLI's validate too.
     assert sum("--ckpt_path outputs/" in step for _, step in found) == (3 if lightningcli else 2)
-    outputs = run_steps(project, found)
+    outputs = run_checking_the_logger(project, found, answers)
     check_run_folder(project, readme, outputs)
 
 
