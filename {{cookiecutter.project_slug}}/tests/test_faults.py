@@ -5,11 +5,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
+
+from {{ cookiecutter.package_name }}.checkpoints import DISK_THREAD
 
 from conftest import FLAG, run_flags
 from train import main
@@ -110,7 +113,8 @@ def test_under_slurm_the_warning_signal_saves_requeues_and_the_rerun_resumes(dat
     assert (finished["epoch"], finished["global_step"]) == (4, 5 * 6)
 
 
-def test_a_full_disk_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
+def fill_the_disk_while_writing(monkeypatch):
+    """torch.save writes the first checkpoint, then fails partway: the disk is full."""
     real_save = torch.save
     writes = []
 
@@ -122,6 +126,29 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypa
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
+
+
+def fill_the_disk_while_syncing(monkeypatch):
+    """The thread that puts checkpoints on disk syncs the first, then finds the disk full."""
+    real_fsync = os.fsync
+    syncs = []
+
+    def fsync_until_the_disk_fills(fd):
+        if threading.current_thread().name.startswith(DISK_THREAD):
+            syncs.append(fd)
+            if len(syncs) > 1:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_until_the_disk_fills)
+
+
+FILL_THE_DISK = [fill_the_disk_while_writing, fill_the_disk_while_syncing]
+
+
+@pytest.mark.parametrize("fill_the_disk", FILL_THE_DISK)
+def test_a_full_disk_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch, fill_the_disk):
+    fill_the_disk(monkeypatch)
     with pytest.raises(SystemExit) as exit_info:
         main(run_flags(data_dir, tmp_path, FLAG["num_workers"], "0"))
     message = str(exit_info.value.code)

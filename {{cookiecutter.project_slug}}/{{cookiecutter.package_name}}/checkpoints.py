@@ -1,7 +1,10 @@
 """Checkpoints: written whole or not at all, read safely, and the one to resume found."""
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,10 +13,13 @@ from pytorch_lightning.plugins import TorchCheckpointIO
 
 from .data import INPUTS_FILE, LABELS_FILE
 from .errors import CheckpointError
-from .files import atomic_file, link_or_copy
+from .files import discard, link_or_copy, open_beside, replace_with
 
 if TYPE_CHECKING:  # data.py is not imported to read a checkpoint
     from .data import {{ cookiecutter.datamodule_class }}
+
+
+DISK_THREAD = "checkpoint-disk"  # the name of the thread that syncs, renames and links
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -24,28 +30,72 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     # A full disk or a crash mid-write then leaves the previous last.ckpt whole and loadable.
     # The second checkpoint is last.ckpt right after best.ckpt, in an epoch that improved.
+    # Syncing a file to disk waits on the disk, not the CPU, so a thread does it, and the
+    # rename and link after it, in the order saved, while training goes on. A file therefore
+    # gets its name a moment after save_checkpoint returns; loading waits for it, and so
+    # does the end of fit, which raises any error the thread met.
 
     def __init__(self) -> None:
         super().__init__()
-        self.latest: tuple[tuple, Path] | None = None  # (training state, file) written last
+        self.latest: tuple[tuple, Path] | None = None  # (training state, file) saved last
+        self.disk_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=DISK_THREAD)
+        self.unfinished: list[tuple[Future, Path]] = []
 
     def save_checkpoint(
         self, checkpoint: dict, path: str | Path, storage_options: object = None
     ) -> None:
+        self.raise_any_error(wait=False)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = training_state(checkpoint)
-        try:
-            if self.latest and self.latest[0] == state and self.latest[1].is_file():
-                link_or_copy(self.latest[1], path)
-            else:
-                with atomic_file(path) as file:
+        if self.latest and self.latest[0] == state:
+            self.finish_in_thread(path, link_or_copy, self.latest[1], path)
+        else:
+            with checkpoint_errors(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                file = open_beside(path)
+                try:
                     torch.save(checkpoint, file)
-        except OSError as err:
-            if err.errno == errno.ENOSPC:
-                raise CheckpointError(f"no space left on device while writing {path}") from None
-            raise CheckpointError(f"cannot write {path} ({err.strerror})") from None
+                except BaseException:
+                    discard(file)
+                    raise
+            self.finish_in_thread(path, replace_with, file, path)
         self.latest = (state, path)
+
+    def finish_in_thread(self, path: Path, finish: Callable, *args: object) -> None:
+        """Run finish(*args), which puts the file at `path` in place, after all saved before."""
+        self.unfinished.append((self.disk_thread.submit(finish, *args), path))
+
+    def raise_any_error(self, wait: bool) -> None:
+        """Raise CheckpointError for a file the thread could not finish; first wait for all."""
+        if wait:
+            futures.wait([future for future, _ in self.unfinished])
+        finished = [(future, path) for future, path in self.unfinished if future.done()]
+        self.unfinished = [pair for pair in self.unfinished if pair not in finished]
+        for future, path in finished:
+            with checkpoint_errors(path):
+                future.result()
+
+    def load_checkpoint(self, *args: object, **kwargs: object) -> dict:
+        self.raise_any_error(wait=True)
+        return super().load_checkpoint(*args, **kwargs)
+
+    def remove_checkpoint(self, path: str | Path) -> None:
+        self.raise_any_error(wait=True)
+        super().remove_checkpoint(path)
+
+    def teardown(self) -> None:
+        self.raise_any_error(wait=True)
+
+
+@contextmanager
+def checkpoint_errors(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing the checkpoint at `path` into a one-line CheckpointError."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise CheckpointError(f"no space left on device while writing {path}") from None
+        raise CheckpointError(f"cannot write {path} ({err.strerror})") from None
 
 
 def training_state(checkpoint: dict) -> tuple:

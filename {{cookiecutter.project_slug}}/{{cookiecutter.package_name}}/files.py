@@ -17,18 +17,45 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterato
     On any error `path` is left as it was. A replaced file keeps its mode; a new one, the umask's.
     """
     path = Path(path)
+    file = open_beside(path, mode, **open_args)
+    try:
+        yield file
+    except BaseException:
+        discard(file)
+        raise
+    replace_with(file, path)
+
+
+def open_beside(path: Path, mode: str = "wb", **open_args: Any) -> IO:
+    """A new temporary file in `path`'s folder, for `replace_with` to put in its place."""
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
     try:
         os.chmod(temp_name, file_mode(path))
-        with os.fdopen(handle, mode, **open_args) as file:
-            yield file
+        return open(temp_name, mode, **open_args)  # noqa: SIM115 (the caller closes it)
+    except BaseException:
+        os.unlink(temp_name)
+        raise
+
+
+def replace_with(file: IO, path: Path) -> None:
+    """Sync the finished temporary `file` to disk and rename it over `path`, or delete it."""
+    # Synced before the rename: otherwise a power cut could leave a renamed but empty file.
+    try:
+        with file:
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temp_name, path)
+        os.replace(file.name, path)
     except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp_name)
+        discard(file)
         raise
+
+
+def discard(file: IO) -> None:
+    """Close and delete a temporary file that will not replace anything."""
+    file.close()
+    with suppress(FileNotFoundError):
+        os.unlink(file.name)
 
 
 def file_mode(path: Path) -> int:
@@ -47,6 +74,8 @@ def link_or_copy(source: Path, path: Path) -> None:
     Where the file system has no hard links, `path` gets a copy instead.
     """
     # Files here are replaced, never rewritten in place, so two names can share one file safely.
+    if path.exists() and path.samefile(source):
+        return  # renaming a link over its own file would do nothing and leave the link behind
     temp_name = path.with_name(f".{path.name}.{os.getpid()}.link.tmp")
     with suppress(FileNotFoundError):
         os.unlink(temp_name)
