@@ -34,7 +34,7 @@ def test_default_run_learns_quietly_and_draws_its_curves(baked_copy):
     assert [line for line in output.splitlines() if WARNING_LINE.search(line)] == []
     # Output to a pipe, as in CI or a cluster job: a line per epoch, no bar redrawn in place.
     epochs = [line.split()[1] for line in output.splitlines() if line.startswith("Epoch ")]
-    assert epochs == [f"{epoch}/10" for epoch in range(1, 11)]
+    assert epochs == [f"{epoch}/8" for epoch in range(1, 9)]
     assert "\r" not in output
     curves = project / printed_path(output, "Learning curves")
     assert curves.read_bytes().startswith(b"\x89PNG")
