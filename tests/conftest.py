@@ -166,3 +166,9 @@ def own_modules(project: Path) -> set[str]:
     for folder in (project, project / "tests"):
         names |= {path.stem for path in folder.glob("*.py")}
     return names
+
+
+def printed_path(output: str, label: str) -> Path:
+    """The path on the one line of `output` that starts with `label: `."""
+    (line,) = [line for line in output.splitlines() if line.startswith(f"{label}: ")]
+    return Path(line.split(": ", 1)[1])

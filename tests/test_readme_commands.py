@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CHOICE_DEFAULTS
+from conftest import CHOICE_DEFAULTS, printed_path
 from PIL import Image
 
 BLOCK = re.compile(r"^ *```(bash|python)\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
@@ -279,12 +279,6 @@ def check_logger_files(project, answers, output):
     (curves,) = outputs.rglob("learning_curves.png")
     assert curves == project / printed_path(output, "Learning curves")
     assert len(list(outputs.rglob("last.ckpt"))) == 1
-
-
-def printed_path(output, label):
-    """The path on the one line of `output` that starts with `label: `."""
-    (line,) = [line for line in output.splitlines() if line.startswith(f"{label}: ")]
-    return Path(line.split(": ", 1)[1])
 
 
 def check_run_folder(project, readme, outputs):

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from test_readme_commands import printed_path
+from conftest import printed_path
 
 # Lightning prints its advice as "file.py:N: message"; Python warnings name their category.
 WARNING_LINE = re.compile(r"\w+\.py:\d+: |Warning\b|\bWARNING\b")

@@ -7,6 +7,7 @@ import torch
 
 from {{ cookiecutter.package_name }}.model import (
     {{ cookiecutter.model_class }},
+    epoch_mean,
     hyperparameter_defaults,
 )
 
@@ -69,3 +70,13 @@ def test_command_line_defaults_match_the_constructor():
     parsed = vars(parser.parse_args([]))
     defaults = dict({{ cookiecutter.model_class }}().hparams)
     assert parsed == {name: defaults[name] for name in hyperparameter_defaults()}
+
+
+def test_epoch_mean_weights_batches_by_size_and_keeps_a_nan():
+    mean = epoch_mean()
+    mean.update(torch.tensor(1.0), weight=3)
+    mean.update(torch.tensor(3.0), weight=1)
+    assert mean.compute() == pytest.approx(1.5)
+    # One diverged batch makes the epoch's loss NaN, so early stopping sees it.
+    mean.update(torch.tensor(float("nan")), weight=1)
+    assert torch.isnan(mean.compute())
