@@ -53,6 +53,7 @@ RESERVED_CLASS_NAMES = {
     "LightningCLI",
     "MeanMetric",
     "MisconfigurationException",
+    "MlflowClient",
     "MulticlassAccuracy",
     "Namespace",
     "NoReturn",

@@ -1,6 +1,7 @@
 """Shared by the tests: the project's data prepared once, short runs' flags, runs kept in tmp."""
 
 import logging
+import multiprocessing
 {% if cookiecutter.logger == "wandb" -%}
 import os
 {% endif -%}
@@ -83,3 +84,12 @@ def lightning_log(caplog):
     lightning_logger.addHandler(caplog.handler)
     yield caplog
     lightning_logger.removeHandler(caplog.handler)
+
+
+def assert_no_workers_left():
+    """Fail if DataLoader workers outlived their run; kill them, so that the tests can exit."""
+    # The workers ignore SIGTERM, so Python would otherwise wait for them forever at exit.
+    left = multiprocessing.active_children()
+    for worker in left:
+        worker.kill()
+    assert left == []

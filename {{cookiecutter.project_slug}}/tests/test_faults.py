@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.checkpoints import DISK_THREAD
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from conftest import FLAG, run_flags
+from conftest import FLAG, assert_no_workers_left, run_flags
 from train import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,27 @@ def test_a_signal_stops_the_run_resumably_with_the_shell_status(
     assert name in line and "--ckpt_path last" in line
     (last,) = tmp_path.rglob("last.ckpt")
     assert "optimizer_states" in torch.load(last, weights_only=True)
+
+
+@pytest.mark.parametrize("num_workers", ["0", "2"])
+def test_a_signal_during_validation_stops_the_run_and_every_worker(
+    data_dir, tmp_path, monkeypatch, num_workers
+):
+    # Lightning stops only the workers of the loop it was running; training's would live on,
+    # ignoring SIGTERM, and the process would wait for them forever as it exits.
+    model_class = {{ cookiecutter.model_class }}
+    validation_step = model_class.validation_step
+
+    def signal_in_the_second_validation(model, batch, batch_idx):
+        if model.current_epoch == 1 and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)  # Lightning's handler, while fit runs
+        return validation_step(model, batch, batch_idx)
+
+    monkeypatch.setattr(model_class, "validation_step", signal_in_the_second_validation)
+    with pytest.raises(SystemExit) as exit_info:
+        main(run_flags(data_dir, tmp_path, FLAG["num_workers"], num_workers))
+    assert exit_info.value.code == 143
+    assert_no_workers_left()
 
 
 # What SLURM sets for a one-task batch job, as much as Lightning's SLURMEnvironment reads.

@@ -281,6 +281,14 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             shuffle=False,
         )
 
+    def on_exception(self, exception: BaseException) -> None:
+        """Stop every DataLoader worker of the interrupted fit, not only the running loop's."""
+        # An error, a signal or a pruned trial during validation would otherwise leave the
+        # training workers running, and since they ignore SIGTERM (see init_worker), Python
+        # would wait for them forever as it exits.
+        if self.trainer is not None:
+            self.trainer.fit_loop.teardown()
+
     def _num_workers(self) -> int:
         """The chosen number of workers, or by default two where the machine has cores to spare.
 

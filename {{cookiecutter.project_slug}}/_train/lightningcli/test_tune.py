@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 import tune
+from conftest import assert_no_workers_left
 from train import main as train_main
 from tune import main
 
@@ -72,16 +73,20 @@ def test_seeded_study_repeats_resumes_and_prints_a_command_that_reproduces(
     assert float(cli.trainer.checkpoint_callback.best_model_score) == resumed.best_value
 
 
-def test_a_hopeless_trial_is_pruned(data_dir, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("num_workers", ["0", "2"])
+def test_a_hopeless_trial_is_pruned(data_dir, tmp_path, monkeypatch, capsys, num_workers):
     # A pruner that prunes any positive loss: the trial stops after its first epoch.
     monkeypatch.setattr(
         "{{ cookiecutter.package_name }}.tuning.make_pruner",
         lambda: optuna.pruners.ThresholdPruner(upper=0.0),
     )
-    study = main(tune_flags(data_dir, tmp_path, "--n_trials", "1", "--trainer.max_epochs", "3"))
+    flags = ("--n_trials", "1", "--trainer.max_epochs", "3", "--data.num_workers", num_workers)
+    study = main(tune_flags(data_dir, tmp_path, *flags))
     (trial,) = study.trials
     assert trial.state == PRUNED and list(trial.intermediate_values) == [0]
     assert "trial 0 PRUNED: pruned after epoch 0, 1 epochs" in capsys.readouterr().out
+    # The pruned trial's DataLoader workers stopped with it, rather than outlive the search.
+    assert_no_workers_left()
 
 
 def test_flags_given_hold_for_every_trial_and_are_not_searched(tmp_path, monkeypatch, capsys):
