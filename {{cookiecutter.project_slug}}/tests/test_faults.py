@@ -168,11 +168,15 @@ def fill_the_disk_while_syncing(monkeypatch):
 FILL_THE_DISK = [fill_the_disk_while_writing, fill_the_disk_while_syncing]
 
 
+@pytest.mark.parametrize("num_workers", ["0", "2"])
 @pytest.mark.parametrize("fill_the_disk", FILL_THE_DISK)
-def test_a_full_disk_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch, fill_the_disk):
+def test_a_full_disk_keeps_the_last_good_checkpoint(
+    data_dir, tmp_path, monkeypatch, fill_the_disk, num_workers
+):
     fill_the_disk(monkeypatch)
     with pytest.raises(SystemExit) as exit_info:
-        main(run_flags(data_dir, tmp_path, FLAG["num_workers"], "0"))
+        main(run_flags(data_dir, tmp_path, FLAG["num_workers"], num_workers))
+    assert_no_workers_left()
     message = str(exit_info.value.code)
     assert message.startswith("error: no space left on device while writing ")
     (last,) = tmp_path.rglob("last.ckpt")
