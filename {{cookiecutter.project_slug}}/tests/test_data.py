@@ -67,6 +67,22 @@ def test_dataloaders_give_batches_of_inputs_and_labels(datamodule):
     assert len(datamodule.val_dataloader()) == -(-len(datamodule.val_set) // 32)
 
 
+@pytest.mark.parametrize(
+    ("suggested", "default"), [(1, 0), (8, 2)], ids=["no-spare-core", "spare-cores"]
+)
+def test_workers_default_to_two_where_the_machine_has_cores_to_spare(
+    data_dir, monkeypatch, suggested, default
+):
+    # Lightning's suggestion stands in for the machine: this one's cores may differ from a user's.
+    monkeypatch.setattr(data, "suggested_max_num_workers", lambda num_devices: suggested)
+    by_default = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir))
+    by_default.setup("fit")
+    assert by_default.val_dataloader().num_workers == default
+    given = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=1)
+    given.setup("fit")
+    assert given.val_dataloader().num_workers == 1
+
+
 def test_shuffle_order_depends_only_on_seed_and_epoch(data_dir):
     def order(seed, epoch):
         datamodule = datamodule_for(data_dir, seed=seed)

@@ -11,6 +11,7 @@ import torch
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
 
+from conftest import assert_no_workers_left
 from predict import CSVPredictionWriter
 from predict import main as predict
 from train import main as train
@@ -84,6 +85,25 @@ def test_predict_reads_its_checkpoint_once(checkpoint, data_dir, tmp_path, monke
     output = tmp_path / "predictions.csv"
     predict(["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir), "--output", str(output)])
     assert loaded == [str(checkpoint)]
+
+
+def test_rows_keep_their_order_with_the_workers_a_bigger_machine_starts(
+    run_root, data_dir, tmp_path, monkeypatch
+):
+    (checkpoint,) = run_root.rglob("best.ckpt")
+    flags = ["--ckpt_path", str(checkpoint), "--data_dir", str(data_dir)]
+    written = []
+    # Lightning's suggestion stands in for the machine: none spare, then cores to spare.
+    for suggested, workers in ((1, 0), (8, 2)):
+        monkeypatch.setattr(
+            "{{ cookiecutter.package_name }}.data.suggested_max_num_workers",
+            lambda num_devices, suggested=suggested: suggested,
+        )
+        output = tmp_path / f"predictions-{workers}-workers.csv"
+        predict([*flags, "--output", str(output)])
+        written.append(output.read_bytes())
+    assert written[0] == written[1]
+    assert_no_workers_left()
 
 
 def test_rows_are_written_as_each_batch_arrives():
