@@ -1,6 +1,7 @@
 """The run's checkpoints: the best epoch when validation improves, the latest every epoch."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from {{ cookiecutter.package_name }}.callbacks import make_callbacks
 from {{ cookiecutter.package_name }}.checkpoints import (
+    DISK_THREAD,
     AtomicCheckpointIO,
     find_checkpoint,
     read_resumable_checkpoint,
@@ -67,6 +69,11 @@ def test_last_is_written_after_every_epoch_even_without_improvement(checkpoints)
     state = torch.load(last, weights_only=True)
     assert state["epoch"] == 2
     assert state["optimizer_states"] and state["loops"]
+
+
+def test_fit_leaves_no_disk_thread_behind(checkpoints):
+    threads = [thread.name for thread in threading.enumerate()]
+    assert [name for name in threads if name.startswith(DISK_THREAD)] == []
 
 
 def test_best_holds_the_best_epoch(checkpoints):

@@ -38,7 +38,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def __init__(self) -> None:
         super().__init__()
         self.latest: tuple[tuple, Path] | None = None  # (training state, file) saved last
-        self.disk_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=DISK_THREAD)
+        self.disk_thread: ThreadPoolExecutor | None = None  # from the first save to teardown
         self.unfinished: list[tuple[Future, Path]] = []
 
     def save_checkpoint(
@@ -63,6 +63,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def finish_in_thread(self, path: Path, finish: Callable, *args: object) -> None:
         """Run finish(*args), which puts the file at `path` in place, after all saved before."""
+        if self.disk_thread is None:
+            self.disk_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=DISK_THREAD)
         self.unfinished.append((self.disk_thread.submit(finish, *args), path))
 
     def raise_any_error(self, wait: bool) -> None:
@@ -84,7 +86,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         super().remove_checkpoint(path)
 
     def teardown(self) -> None:
-        self.raise_any_error(wait=True)
+        # The thread ends with each fit, so a search of many trials does not keep one per trial.
+        try:
+            self.raise_any_error(wait=True)
+        finally:
+            if self.disk_thread is not None:
+                self.disk_thread.shutdown()
+                self.disk_thread = None
 
 
 @contextmanager
