@@ -4,6 +4,7 @@ import ast
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -34,6 +35,15 @@ DEFAULT_ANSWERS = {
     "model_class": "DigitsClassifier",
 }
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s|cookiecutter\.")
+
+# pytest-xdist runs a worker per core (-n auto), and each worker trains in processes of its own.
+# torch would give every one of those processes a thread per core too, and on a machine the
+# workers already fill, the threads spin waiting for each other: that nearly doubled the CPU time
+# of two generated suites run side by side. One thread each, unless the caller chose.
+# tests/test_runs.py trains with torch's own default, as users run train.py; so does
+# scripts/floor.sh, which runs generated suites one at a time.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 # The longest tests, longest first: started first, they leave the short ones to fill in, so

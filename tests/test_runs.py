@@ -18,6 +18,7 @@ WARNING_LINE = re.compile(r"\w+\.py:\d+: |Warning\b|\bWARNING\b")
 def train(project, *flags):
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("WANDB_MODE", None)
+    env.pop("OMP_NUM_THREADS", None)  # torch's own thread count, as users run it (conftest.py)
     command = [sys.executable, "train.py", *flags]
     finished = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=600

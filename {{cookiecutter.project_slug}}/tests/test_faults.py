@@ -24,15 +24,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def start_training(data_dir, root, *flags, env=None):
     """train.py in a process group of its own, as a batch scheduler or a terminal runs it."""
     command = [sys.executable, "train.py", *run_flags(data_dir, root, *flags)]
-    return subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # A script's background job starts with Ctrl-C ignored, which a child inherits; a handler
+    # here is reset to the default in the child instead, so train.py gets Ctrl-C as usual.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def wait_for(pattern, root, timeout=120):
