@@ -15,10 +15,16 @@ from conftest import printed_path
 WARNING_LINE = re.compile(r"\w+\.py:\d+: |Warning\b|\bWARNING\b")
 
 
-def train(project, *flags):
+def users_environment():
+    """This process's environment as a user's shell would have it, to run train.py in."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("WANDB_MODE", None)
     env.pop("OMP_NUM_THREADS", None)  # torch's own thread count, as users run it (conftest.py)
+    return env
+
+
+def train(project, *flags):
+    env = users_environment()
     command = [sys.executable, "train.py", *flags]
     finished = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=600
@@ -41,3 +47,10 @@ def test_default_run_learns_quietly_and_draws_its_curves(baked_copy):
     assert curves.read_bytes().startswith(b"\x89PNG")
     assert curves.parent == project / "outputs" / "version_0"
     assert (project / printed_path(output, "Best checkpoint")).is_file()
+
+
+def test_workers_train_with_one_thread_and_the_default_run_with_torchs_own():
+    # scripts/test.sh always runs pytest-xdist; README.md, "Develop the template".
+    assert os.environ.get("PYTEST_XDIST_WORKER"), "run the suite with -n, as scripts/test.sh does"
+    assert os.environ.get("OMP_NUM_THREADS")
+    assert "OMP_NUM_THREADS" not in users_environment()
