@@ -23,6 +23,12 @@ def datamodule_for(data_dir, **settings):
     )
 
 
+def importing_the_project():
+    """The environment of a fresh Python process that imports the project as these tests do."""
+    project = os.path.dirname(os.path.dirname(data.__file__))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([project, *sys.path])}
+
+
 @pytest.fixture(scope="module")
 def datamodule(data_dir):
     datamodule = datamodule_for(data_dir, batch_size=32)
@@ -179,13 +185,11 @@ print({{ cookiecutter.datamodule_class }}(num_workers=0).input_shape)
 
 def test_processes_starting_at_once_share_the_prepared_data(tmp_path):
     """As under DDP or torchrun: each may write the bundled digits; none reads half a file."""
-    project = os.path.dirname(os.path.dirname(data.__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([project, *sys.path])}
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", PREPARE_AT_ONCE, f"ready-{rank}"],
             cwd=tmp_path,
-            env=env,
+            env=importing_the_project(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -205,6 +209,38 @@ def test_processes_starting_at_once_share_the_prepared_data(tmp_path):
     assert len(dataset) == len(dataset.labels) > 0
     assert tuple(dataset[len(dataset) - 1][0].shape) == datamodule_for(dataset.data_dir).input_shape
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+LEAVE_WORKERS_RUNNING = """
+import multiprocessing
+import sys
+
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+
+datamodule = {{ cookiecutter.datamodule_class }}(data_dir=sys.argv[1], num_workers=2)
+datamodule.setup("fit")
+batches = iter(datamodule.train_dataloader())
+next(batches)
+print(*[worker.pid for worker in multiprocessing.active_children()])
+"""
+
+
+def test_workers_still_running_at_exit_do_not_keep_python_waiting(data_dir, tmp_path):
+    """As after an error that skipped the loader's shutdown: the process exits, quietly."""
+    finished = subprocess.run(
+        [sys.executable, "-c", LEAVE_WORKERS_RUNNING, str(data_dir)],
+        cwd=tmp_path,
+        env=importing_the_project(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (finished.returncode, finished.stderr) == (0, ""), finished.stderr
+    worker_ids = [int(pid) for pid in finished.stdout.split()]
+    assert len(worker_ids) == 2
+    for pid in worker_ids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 @pytest.mark.npy

@@ -3,6 +3,8 @@
 Bring your own as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own data").
 """
 
+import atexit
+import multiprocessing
 import signal
 import sys
 from collections.abc import Iterable
@@ -333,6 +335,25 @@ def report_unless_hung_up(
     """Print an uncaught exception as usual, unless it is a dropped connection."""
     if not issubclass(exc_type, ConnectionError):
         sys.__excepthook__(exc_type, exc, traceback)
+
+
+def stop_leftover_workers() -> None:
+    """Kill the DataLoader workers still running as Python exits, so that it can exit."""
+    # A loader is shut down when its run ends, but an error can skip that. Python then ends
+    # leftover workers with SIGTERM, which ours ignore (see init_worker), and waits forever.
+    leftovers = [child for child in multiprocessing.active_children() if child.daemon]
+    if not leftovers:
+        return
+    if hasattr(signal, "SIGCHLD"):  # not on Windows
+        # torch reports a worker that dies of a signal as an error; here it is the plan.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for worker in leftovers:
+        worker.kill()
+        worker.join()
+
+
+# atexit calls the last registered first: this, then torch's and multiprocessing's own.
+atexit.register(stop_leftover_workers)
 
 
 def channel_statistics(examples: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
