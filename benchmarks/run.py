@@ -173,7 +173,9 @@ def main():
         project = bake(workdir)
         first_seconds, _ = timed([PYTHON, "train.py", "--fast_dev_run", "1"], project)
         print(f"(first run wrote the data: fast_dev_run took {first_seconds:.2f} s)")
-        processes.headline(project, args)
+        figures = processes.headline(project, args)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1))
         if args.diagnostic:
             loop_overhead(project, args.processes, args.paired_rounds)
             data_growth(project, workdir)
