@@ -338,9 +338,9 @@ def report_unless_hung_up(
 
 
 def stop_leftover_workers() -> None:
-    """Kill the DataLoader workers still running as Python exits, so that it can exit."""
-    # A loader is shut down when its run ends, but an error can skip that. Python then ends
-    # leftover workers with SIGTERM, which ours ignore (see init_worker), and waits forever.
+    """Kill the daemon processes, such as DataLoader workers, still running as Python exits."""
+    # A loader stops its workers when its run ends, but an error can skip that. Python itself
+    # sends daemons SIGTERM and waits for them to end: forever, as ours ignore it (init_worker).
     leftovers = [child for child in multiprocessing.active_children() if child.daemon]
     if not leftovers:
         return
