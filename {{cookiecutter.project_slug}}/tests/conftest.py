@@ -87,8 +87,8 @@ def lightning_log(caplog):
 
 
 def assert_no_workers_left():
-    """Fail if DataLoader workers outlived their run; kill them, so that the tests can exit."""
-    # The workers ignore SIGTERM, so Python would otherwise wait for them forever at exit.
+    """Fail if DataLoader workers outlived their run; kill them, so the next tests start clean."""
+    # The workers ignore SIGTERM (init_worker in data.py); SIGKILL ends them.
     left = multiprocessing.active_children()
     for worker in left:
         worker.kill()

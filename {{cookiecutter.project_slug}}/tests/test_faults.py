@@ -75,8 +75,8 @@ def test_a_signal_stops_the_run_resumably_with_the_shell_status(
 def test_a_signal_during_validation_stops_the_run_and_every_worker(
     data_dir, tmp_path, monkeypatch, num_workers
 ):
-    # Lightning stops only the workers of the loop it was running; training's would live on,
-    # ignoring SIGTERM, and the process would wait for them forever as it exits.
+    # Lightning stops only the workers of the loop it was running; training's would live on
+    # until the process exits (tune.py runs many trials in one).
     model_class = {{ cookiecutter.model_class }}
     validation_step = model_class.validation_step
 

@@ -286,8 +286,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     def on_exception(self, exception: BaseException) -> None:
         """Stop every DataLoader worker of the interrupted fit, not only the running loop's."""
         # An error, a signal or a pruned trial during validation would otherwise leave the
-        # training workers running, and since they ignore SIGTERM (see init_worker), Python
-        # would wait for them forever as it exits.
+        # training workers running until the process exits: in tune.py, a set per such trial.
         if self.trainer is not None:
             self.trainer.fit_loop.teardown()
 
