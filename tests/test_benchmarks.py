@@ -69,7 +69,8 @@ def test_processes_time_each_loop_in_processes_of_its_own(baked_copy, tmp_path):
     for ratio in [*figures["epochs"]["ratios"].values(), *figures["epochs"]["cpu_ratios"].values()]:
         assert len(ratio["per_round"]) == 1 and ratio["median"] > 0 and ratio["of_medians"] > 0
     startup = figures["startup"]
-    assert startup["train"]["wall"]["median"] > startup["import"]["wall"]["median"] > 0
+    # Each process timed: one timing is never asserted against another (both vary with load).
+    assert startup["train"]["wall"]["median"] > 0 and startup["import"]["wall"]["median"] > 0
     assert len(startup["ratio"]["per_round"]) == 1
     assert startup["test_acc"][0] > 0.5
     # The full loop was train.py itself, run to the end: it wrote both of its checkpoints.
