@@ -92,10 +92,11 @@ def build(ledger, epochs):
     args = train.build_parser().parse_args(["--max_epochs", str(epochs), "--patience", patience])
     pl.seed_everything(args.seed, workers=True, verbose=False)
     datamodule = train.DigitsDataModule(**train.data_settings(args))
+    datamodule.prepare_data()
     report = {name: getattr(datamodule, name) for name in train.DATA_ARGUMENTS}
     model = train.DigitsClassifier(**report)
     model.log = ledger.timed("self.log (bare too)", model.log)
-    trainer = train.build_trainer(args)
+    trainer = train.make_trainer(args)
     wrap_callbacks(ledger, trainer.callbacks)
     wrap_logger(ledger, trainer.logger)
     trainer.callbacks.insert(0, epoch_boundary(ledger))

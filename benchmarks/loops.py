@@ -67,6 +67,7 @@ def bare_loop(model_class, datamodule_class, args, stamps):
         callbacks=[stamping_callback(stamps)],
     )
     datamodule = datamodule_class(data_dir=args.data_dir)
+    datamodule.prepare_data()
     trainer.fit(model_for(model_class, datamodule), datamodule=datamodule)
 
 

@@ -108,10 +108,11 @@ def lightning_loop(train, args, data_dir, full, turn):
     parsed = train.build_parser().parse_args(flags)
     pl.seed_everything(parsed.seed, workers=True, verbose=False)
     datamodule = train.DigitsDataModule(**train.data_settings(parsed))
+    datamodule.prepare_data()
     model = build_model(train, datamodule)
     if full:
         # Exactly the Trainer train.py builds: its logger, callbacks and checkpoint writer.
-        trainer = train.build_trainer(parsed)
+        trainer = train.make_trainer(parsed)
         trainer.callbacks.append(TakeTurns())
     else:
         options = train.trainer_kwargs(parsed)

@@ -37,16 +37,28 @@ def place_license(project, license_name):
 def place_command_line(project, cli):
     """Keep train.py, tune.py and their tests for the chosen command line, and what only it uses."""
     variants = project / "_train"
+    machinery = project / ANSWERS["package_name"] / "machinery"
     if variants.is_dir():
         for script in ("train", "tune"):
             (variants / cli / f"{script}.py").replace(project / f"{script}.py")
-            (variants / cli / f"test_{script}.py").replace(project / "tests" / f"test_{script}.py")
+        (variants / cli / "test_train.py").replace(project / "tests" / "test_train.py")
+        # How the tests run this command line (its flags' names, a run in the test's process).
+        (variants / cli / "command_line.py").replace(project / "tests" / "command_line.py")
         remove(variants)
     if cli == "lightningcli":
-        remove(project / ANSWERS["package_name"] / "trainer_args.py")
+        remove(machinery / "trainer_args.py")
         remove(project / "tests" / "test_trainer_args.py")
     else:
+        remove(machinery / "cli_parser.py")
         remove(project / "configs")
+
+
+def place_logger(project, logger):
+    """Keep the chosen experiment logger's file, as the package's machinery/logger.py."""
+    loggers = project / "_loggers"
+    if loggers.is_dir():
+        (loggers / f"{logger}.py").replace(project / ANSWERS["package_name"] / "machinery" / "logger.py")
+        remove(loggers)
 
 
 def is_yes(answer):
@@ -140,6 +152,7 @@ def main():
     project = Path.cwd()
     place_license(project, ANSWERS["license"])
     place_command_line(project, ANSWERS["cli"])
+    place_logger(project, ANSWERS["logger"])
     if not is_yes(ANSWERS["github_actions"]):
         remove(project / ".github")
     if not is_yes(ANSWERS["pre_commit"]):

@@ -69,14 +69,21 @@ def expected_files(package="digits_classifier", **answers):
         "train.py",
         "tune.py",
         f"{package}/__init__.py",
-        f"{package}/callbacks.py",
-        f"{package}/checkpoints.py",
         f"{package}/data.py",
-        f"{package}/errors.py",
-        f"{package}/files.py",
         f"{package}/model.py",
-        f"{package}/runs.py",
-        f"{package}/tuning.py",
+        f"{package}/machinery/__init__.py",
+        f"{package}/machinery/callbacks.py",
+        f"{package}/machinery/checkpoints.py",
+        f"{package}/machinery/data_report.py",
+        f"{package}/machinery/errors.py",
+        f"{package}/machinery/files.py",
+        f"{package}/machinery/launcher.py",
+        f"{package}/machinery/logger.py",
+        f"{package}/machinery/runs.py",
+        f"{package}/machinery/settings.py",
+        f"{package}/machinery/tuning.py",
+        f"{package}/machinery/workers.py",
+        "tests/command_line.py",
         "tests/conftest.py",
         "tests/test_checkpoints.py",
         "tests/test_data.py",
@@ -90,9 +97,9 @@ def expected_files(package="digits_classifier", **answers):
         "tests/test_tuning.py",
     }
     if answers.get("cli", "argparse") == "argparse":
-        files |= {f"{package}/trainer_args.py", "tests/test_trainer_args.py"}
+        files |= {f"{package}/machinery/trainer_args.py", "tests/test_trainer_args.py"}
     else:
-        files |= {"configs/default.yaml"}
+        files |= {"configs/default.yaml", f"{package}/machinery/cli_parser.py"}
     if answers.get("license", "MIT") != "none":
         files.add("LICENSE")
     if answers.get("github_actions", True):
@@ -274,25 +281,58 @@ def test_generated_code_has_typed_signatures_and_short_docstrings(baked, answers
     assert wordy == [], "docstrings longer than two lines"
 
 
+def own_imports(tree, package):
+    """The project modules a parsed module imports, as dotted names (relative ones resolved)."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative to `package`, one level up per further dot
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{base}.{module}" if module else base
+            names += [module, *(f"{module}.{alias.name}" for alias in node.names)]
+    return names
+
+
+# What the files a user edits may not hold: process machinery lives in machinery/.
+MACHINERY_MODULES = {"signal", "atexit", "multiprocessing", "threading", "concurrent", "sys"}
+
+
 @pytest.mark.parametrize("answers", OPTION_MATRIX)
-def test_the_seed_is_passed_and_callbacks_stand_alone(baked, answers):
+def test_the_users_files_hold_no_machinery_and_dependencies_point_one_way(baked, answers):
     project = baked(**answers)
     texts = read_texts(project)
+    package = "digits_classifier"
     # The seed travels as a parameter, never through Lightning's environment variable.
     assert [name for name, text in texts.items() if "PL_GLOBAL_SEED" in text] == []
-    # callbacks.py needs nothing of data.py.
-    package = "digits_classifier"
-    own_modules = []
-    for node in ast.walk(ast.parse(texts[f"{package}/callbacks.py"])):
-        if isinstance(node, ast.Import):
-            own_modules += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            module = package if node.level else node.module or ""
-            if node.level and node.module:
-                module += "." + node.module
-            own_modules += [module, *(f"{module}.{alias.name}" for alias in node.names)]
-    assert f"{package}.errors" in own_modules
-    assert [name for name in own_modules if name.startswith(f"{package}.data")] == []
+    for name in ("data.py", "model.py"):
+        tree = ast.parse(texts[f"{package}/{name}"])
+        imported = {module.split(".")[0] for module in own_imports(tree, package)}
+        assert not imported & MACHINERY_MODULES, name
+        # No process-wide hook is replaced there either.
+        assert "excepthook" not in texts[f"{package}/{name}"], name
+    # Reading a checkpoint, and the callbacks, need nothing of the user's data.py.
+    for name in ("callbacks.py", "checkpoints.py"):
+        tree = ast.parse(texts[f"{package}/machinery/{name}"])
+        assert f"{package}.machinery.errors" in own_imports(tree, f"{package}.machinery"), name
+        modules = own_imports(tree, f"{package}.machinery")
+        assert not [m for m in modules if m.startswith(f"{package}.data")], name
+    # The machinery needs nothing of data.py or model.py at all: they import it, not it them.
+    for name, text in texts.items():
+        if name.startswith(f"{package}/machinery/"):
+            modules = own_imports(ast.parse(text), f"{package}.machinery")
+            assert not [m for m in modules if m.startswith((f"{package}.data", f"{package}.model"))], name
+
+
+def test_no_jinja_logic_is_left_in_the_package_or_the_scripts():
+    """Variants are whole files; the package and scripts take the user's names as plain values."""
+    template = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}"
+    python = [path for path in template.rglob("*.py") if "tests" not in path.parts]
+    tagged = [str(path.relative_to(template)) for path in python if "{%" in path.read_text()]
+    assert tagged == []
 
 
 @pytest.mark.parametrize("answers", RUFF_MATRIX)

@@ -133,15 +133,15 @@ def test_every_variant_passes_the_quick_tests_of_what_it_changes(baked, baked_co
 def logger_only_difference(reference, project):
     """Check that the tests outside LOGGER_TESTS run the reference's code; return LOGGER_TESTS.
 
-    The variant must differ from the reference in its package's runs.py (the logger), the
+    The variant must differ from the reference in its package's machinery/logger.py, the
     conftest and LOGGER_TESTS alone; the other test files, and every project file they or
-    the conftest import, must be the reference's own, byte for byte, with runs.py in none.
+    the conftest import, must be the reference's own, byte for byte, with logger.py in none.
     """
     ours, theirs = python_files(project), python_files(reference)
     assert ours.keys() == theirs.keys()
     changed = {name for name in ours if ours[name] != theirs[name]}
     tests = {f"tests/{name}" for name in LOGGER_TESTS}
-    assert {name for name in changed if not name.endswith("/runs.py")} <= tests | {
+    assert {name for name in changed if not name.endswith("/machinery/logger.py")} <= tests | {
         "tests/conftest.py"
     }
     # Files marked slow as a whole stay out of a quick suite anyway.
@@ -156,7 +156,7 @@ def logger_only_difference(reference, project):
     for name in [*left_out, "tests/conftest.py"]:
         imported = project_imports(project, name)
         assert not imported & changed, f"{name} runs code the variant changed"
-        assert not any(path.endswith("/runs.py") for path in imported), name
+        assert not any(path.endswith("/machinery/logger.py") for path in imported), name
     assert run_settings(project)[0] == run_settings(reference)[0]
     return [str(project / name) for name in sorted(tests)]
 

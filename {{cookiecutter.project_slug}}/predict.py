@@ -6,7 +6,6 @@ Loading a checkpoint can run code stored in it; only load checkpoints you trust.
 import argparse
 import csv
 import inspect
-import sys
 from collections.abc import Sequence
 from typing import IO
 
@@ -14,15 +13,16 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
-from {{ cookiecutter.package_name }}.checkpoints import data_mismatch, read_checkpoint
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import (
+from {{ cookiecutter.package_name }}.machinery.checkpoints import read_checkpoint
+from {{ cookiecutter.package_name }}.machinery.data_report import data_mismatch
+from {{ cookiecutter.package_name }}.machinery.errors import (
     ArgumentParser,
-    CheckpointError,
     DataError,
-    SettingsError,
+    OneLineError,
 )
-from {{ cookiecutter.package_name }}.files import atomic_file
+from {{ cookiecutter.package_name }}.machinery.files import atomic_file
+from {{ cookiecutter.package_name }}.machinery.launcher import script_run
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 
@@ -88,7 +88,8 @@ def load_model(ckpt_path: str) -> pl.LightningModule:
 
 def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> None:
     """Refuse, in one line, data of another shape or with labels the model never learned."""
-    reason = data_mismatch(model.hparams, datamodule)
+    datamodule.prepare_data()
+    reason = data_mismatch(model.hparams, datamodule.predict_dataset())
     if reason:
         raise DataError(reason)
 
@@ -100,18 +101,21 @@ def predict(args: argparse.Namespace) -> None:
     )
     model = load_model(args.ckpt_path)
     check_data_fits(datamodule, model)
-    with atomic_file(args.output, "w", newline="") as csv_file:
-        writer = CSVPredictionWriter(csv_file)
-        trainer = pl.Trainer(
-            accelerator=args.accelerator,
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            callbacks=[writer],
-        )
-        # The writer keeps nothing: memory stays flat however many examples there are.
-        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+    try:
+        with atomic_file(args.output, "w", newline="") as csv_file:
+            writer = CSVPredictionWriter(csv_file)
+            trainer = pl.Trainer(
+                accelerator=args.accelerator,
+                devices=1,
+                logger=False,
+                enable_checkpointing=False,
+                enable_model_summary=False,
+                callbacks=[writer],
+            )
+            # The writer keeps nothing: memory stays flat however many examples there are.
+            trainer.predict(model, datamodule=datamodule, return_predictions=False)
+    except OSError as err:
+        raise OneLineError(f"--output {args.output}: cannot write ({err.strerror})") from None
     print(f"Wrote {writer.num_rows} predictions to {args.output}")
     if writer.labelled:
         accuracy = writer.num_correct / writer.num_rows
@@ -120,12 +124,8 @@ def predict(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    try:
+    with script_run():
         predict(args)
-    except (DataError, CheckpointError, SettingsError) as err:
-        sys.exit(f"error: {err}")
-    except OSError as err:
-        sys.exit(f"error: --output {args.output}: cannot write ({err.strerror})")
 
 
 if __name__ == "__main__":

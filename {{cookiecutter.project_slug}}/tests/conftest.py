@@ -14,46 +14,29 @@ from {{ cookiecutter.package_name }}.data import (
     {{ cookiecutter.datamodule_class }},
 )
 
-{% if cookiecutter.logger == "wandb" -%}
+from command_line import FLAG, SUBCOMMAND
+{%- if cookiecutter.logger == "wandb" %}
+
 # pytest swaps sys.stdout for every test; wandb's console capture would go on writing to an
 # earlier test's, closed by then.
 os.environ.setdefault("WANDB_CONSOLE", "off")
-
-{% endif -%}
-{% if cookiecutter.cli == "argparse" -%}
-FLAG = {
-    name: f"--{name}"
-    for name in ("seed", "num_workers", "max_epochs", "ckpt_path", "learning_rate")
-}
-{%- else -%}
-FLAG = {
-    "seed": "--seed_everything",
-    "num_workers": "--data.num_workers",
-    "max_epochs": "--trainer.max_epochs",
-    "ckpt_path": "--ckpt_path",
-    "learning_rate": "--model.learning_rate",
-}
 {%- endif %}
+
+
+def settings_flags(**settings):
+    """The flags that give each setting its value, as this project's train.py spells them."""
+    return [item for name, value in settings.items() for item in (FLAG[name], str(value))]
 
 
 def run_flags(data_dir, root, *flags):
     """A few short epochs of train.py, with `flags` (named as in FLAG) last."""
-{%- if cookiecutter.cli == "argparse" %}
     return [
-        *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
-        *("--max_epochs", "3", "--limit_train_batches", "6", "--enable_progress_bar", "false"),
-        *("--log_every_n_steps", "1", "--enable_model_summary", "false"),
+        *SUBCOMMAND,
+        *settings_flags(data_dir=data_dir, default_root_dir=root, max_epochs=3),
+        *settings_flags(limit_train_batches=6, log_every_n_steps=1),
+        *settings_flags(enable_progress_bar="false", enable_model_summary="false"),
         *flags,
     ]
-{%- else %}
-    return [
-        *("fit", "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
-        *("--trainer.max_epochs", "3", "--trainer.limit_train_batches", "6"),
-        *("--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1"),
-        *("--trainer.enable_model_summary", "false"),
-        *flags,
-    ]
-{%- endif %}
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +71,7 @@ def lightning_log(caplog):
 
 def assert_no_workers_left():
     """Fail if DataLoader workers outlived their run; kill them, so the next tests start clean."""
-    # The workers ignore SIGTERM (init_worker in data.py); SIGKILL ends them.
+    # The workers ignore SIGTERM (init_worker in machinery/workers.py); SIGKILL ends them.
     left = multiprocessing.active_children()
     for worker in left:
         worker.kill()

@@ -7,24 +7,21 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 
-from {{ cookiecutter.package_name }}.callbacks import make_callbacks
-from {{ cookiecutter.package_name }}.checkpoints import (
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.machinery.callbacks import make_callbacks
+from {{ cookiecutter.package_name }}.machinery.checkpoints import (
     DISK_THREAD,
     AtomicCheckpointIO,
     find_checkpoint,
     read_resumable_checkpoint,
 )
-from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.errors import CheckpointError
+from {{ cookiecutter.package_name }}.machinery.errors import CheckpointError
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from conftest import FLAG, run_flags
-{%- if cookiecutter.cli == "argparse" %}
-from train import fit, parse_args
-{%- else %}
-from train import main as train
-{%- endif %}
+from command_line import FLAG, fit_in_process
+from conftest import run_flags
 
 
 class WorseEveryEpoch({{ cookiecutter.model_class }}):
@@ -36,8 +33,13 @@ class WorseEveryEpoch({{ cookiecutter.model_class }}):
         self.val_loss.update(torch.tensor(float(self.current_epoch)))
 
 
-def train_worse_every_epoch(data_dir, root, epochs):
+def train_worse_every_epoch(data_dir, root, epochs, last_first=False):
     """Train with the run's callbacks and checkpoint writer; return (best.ckpt, last.ckpt)."""
+    callbacks = make_callbacks(seed=0, enable_progress_bar=False, patience=10)
+    if last_first:
+        checkpoints = [callback for callback in callbacks if isinstance(callback, ModelCheckpoint)]
+        others = [callback for callback in callbacks if callback not in checkpoints]
+        callbacks = [*others, *reversed(checkpoints)]
     trainer = pl.Trainer(
         max_epochs=epochs,
         limit_train_batches=2,
@@ -46,7 +48,7 @@ def train_worse_every_epoch(data_dir, root, epochs):
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=str(root),
-        callbacks=make_callbacks(seed=0, enable_progress_bar=False, patience=10),
+        callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
@@ -84,7 +86,8 @@ def test_best_holds_the_best_epoch(checkpoints):
     assert not best.samefile(last)
 
 
-def test_an_epoch_that_improves_is_written_once(data_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("last_first", [False, True], ids=["best-first", "last-first"])
+def test_an_epoch_that_improves_is_written_once(data_dir, tmp_path, monkeypatch, last_first):
     real_save = torch.save
     saved = []
 
@@ -93,8 +96,8 @@ def test_an_epoch_that_improves_is_written_once(data_dir, tmp_path, monkeypatch)
         real_save(checkpoint, file)
 
     monkeypatch.setattr(torch, "save", counting_save)
-    best, last = train_worse_every_epoch(data_dir, tmp_path, epochs=1)
-    assert saved == [0]  # best.ckpt; last.ckpt is the same file under a second name
+    best, last = train_worse_every_epoch(data_dir, tmp_path, epochs=1, last_first=last_first)
+    assert saved == [0]  # the first of the two; the second is the same file under its name
     assert best.samefile(last)
     assert read_resumable_checkpoint(last)["epoch"] == 0
 
@@ -159,11 +162,7 @@ def test_load_from_checkpoint_alone_rebuilds_the_network_trained_on_own_data(tmp
     np.save(folder / "inputs.npy", rng.integers(0, 256, (40, 3, 12, 12), dtype=np.uint8))
     np.save(folder / "labels.npy", np.arange(40) % 5)
     flags = run_flags(folder, tmp_path / "runs", FLAG["max_epochs"], "1", FLAG["num_workers"], "0")
-{%- if cookiecutter.cli == "argparse" %}
-    _, trained, _ = fit(*parse_args(flags))
-{%- else %}
-    trained = train(flags).model
-{%- endif %}
+    trained = fit_in_process(flags).lightning_module
     (last,) = (tmp_path / "runs").rglob("last.ckpt")
     loaded = {{ cookiecutter.model_class }}.load_from_checkpoint(last)
     assert tuple(loaded.hparams.input_shape) == (3, 12, 12)

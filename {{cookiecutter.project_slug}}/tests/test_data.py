@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }} import data
-from {{ cookiecutter.package_name }}.errors import DataError
+from {{ cookiecutter.package_name }}.machinery import data_report, workers
+from {{ cookiecutter.package_name }}.machinery.errors import DataError
 
 
 def datamodule_for(data_dir, **settings):
@@ -80,7 +81,7 @@ def test_workers_default_to_two_where_the_machine_has_cores_to_spare(
     data_dir, monkeypatch, suggested, default
 ):
     # Lightning's suggestion stands in for the machine: this one's cores may differ from a user's.
-    monkeypatch.setattr(data, "suggested_max_num_workers", lambda num_devices: suggested)
+    monkeypatch.setattr(workers, "suggested_max_num_workers", lambda num_devices: suggested)
     by_default = data.{{ cookiecutter.datamodule_class }}(data_dir=str(data_dir))
     by_default.setup("fit")
     assert by_default.val_dataloader().num_workers == default
@@ -135,6 +136,53 @@ def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
     assert (scaled.std() - 1).abs() < 0.05
 
 
+def test_building_the_data_module_and_reading_its_report_write_nothing(tmp_path):
+    """The scripts call prepare_data, as Lightning's Trainer does; the report only reads."""
+    datamodule = data.{{ cookiecutter.datamodule_class }}()
+    with pytest.raises(DataError, match="no inputs.npy"):
+        datamodule.input_shape  # noqa: B018 (reading the report reads the data)
+    assert list(tmp_path.iterdir()) == []
+
+
+PROCESS_STATE = """
+import ast, atexit, importlib, importlib.util, pathlib, signal, sys, threading
+
+def state():
+    handlers = [signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)]
+    return atexit._ncallbacks(), handlers, sys.excepthook, threading.excepthook
+
+# What the package's modules import from elsewhere may change the state: imported first.
+folder = pathlib.Path(importlib.util.find_spec("{{ cookiecutter.package_name }}").origin).parent
+files = sorted(folder.rglob("*.py"))
+for path in files:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                importlib.import_module(alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            importlib.import_module(node.module)
+before = state()
+for path in files:
+    parts = path.relative_to(folder.parent).with_suffix("").parts
+    importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+print(len(files) > 3 and state() == before)
+"""
+
+
+def test_importing_the_package_changes_no_process_wide_state(tmp_path):
+    """No exit handler, signal handler or excepthook is installed by an import, only by a run."""
+    finished = subprocess.run(
+        [sys.executable, "-c", PROCESS_STATE],
+        cwd=tmp_path,
+        env=importing_the_project(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout.strip() == "True"
+
+
 @pytest.mark.npy
 def test_bundled_data_goes_only_to_the_default_folder(tmp_path):
     datamodule = datamodule_for(tmp_path / "mistyped")
@@ -163,7 +211,7 @@ def test_statistics_come_from_up_to_1000_training_examples_only(tmp_path):
     """Validation and test examples, and training ones past the first 1,000, change nothing."""
     inputs = np.full((1500, 2), 1e6)
     train, _, _ = data.split_indices(len(inputs), 0.1, 0.2, 0)
-    sample = train[: data.STATISTICS_SAMPLE]
+    sample = train[: data_report.STATISTICS_SAMPLE]
     inputs[sample] = np.random.default_rng(0).normal(5, 2, (len(sample), 2))
     folder = write_data(tmp_path / "mine", inputs, np.arange(len(inputs)) % 2)
     datamodule = datamodule_for(folder, val_fraction=0.1, test_fraction=0.2, split_seed=0)
@@ -179,7 +227,9 @@ from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_clas
 Path(sys.argv[1]).touch()
 while not Path("go").exists():
     time.sleep(0.01)
-print({{ cookiecutter.datamodule_class }}(num_workers=0).input_shape)
+datamodule = {{ cookiecutter.datamodule_class }}(num_workers=0)
+datamodule.prepare_data()
+print(datamodule.input_shape)
 """
 
 
@@ -260,7 +310,9 @@ def test_writing_that_fails_midway_leaves_no_inputs_file(tmp_path, monkeypatch):
     assert not list(tmp_path.rglob("*.tmp"))
     monkeypatch.setattr(np, "save", save)
     # The next run writes it whole.
-    assert data.{{ cookiecutter.datamodule_class }}().input_shape
+    datamodule = data.{{ cookiecutter.datamodule_class }}()
+    datamodule.prepare_data()
+    assert datamodule.input_shape
 
 
 def current_umask():

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.checkpoints import DISK_THREAD
+from {{ cookiecutter.package_name }}.machinery.checkpoints import DISK_THREAD
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from conftest import FLAG, assert_no_workers_left, run_flags
+from command_line import FLAG
+from conftest import assert_no_workers_left, run_flags
 from train import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -86,10 +87,13 @@ def test_a_signal_during_validation_stops_the_run_and_every_worker(
         return validation_step(model, batch, batch_idx)
 
     monkeypatch.setattr(model_class, "validation_step", signal_in_the_second_validation)
+    hooks = signal.getsignal(signal.SIGTERM), threading.excepthook
     with pytest.raises(SystemExit) as exit_info:
         main(run_flags(data_dir, tmp_path, FLAG["num_workers"], num_workers))
     assert exit_info.value.code == 143
     assert_no_workers_left()
+    # The run put back the process-wide hooks it replaced while it ran.
+    assert (signal.getsignal(signal.SIGTERM), threading.excepthook) == hooks
 
 
 # What SLURM sets for a one-task batch job, as much as Lightning's SLURMEnvironment reads.
@@ -213,7 +217,7 @@ def test_runs_started_together_get_a_folder_each(data_dir, tmp_path):
 def test_runs_starting_together_share_their_mlflow_experiment(tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    from {{ cookiecutter.package_name }}.runs import create_experiment
+    from {{ cookiecutter.package_name }}.machinery.logger import create_experiment
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     tracking_uri = f"file:{tmp_path}"

@@ -11,10 +11,10 @@ import torch
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
 
-from conftest import assert_no_workers_left
+from command_line import SUBCOMMAND, fit_in_process
+from conftest import assert_no_workers_left, settings_flags
 from predict import CSVPredictionWriter
 from predict import main as predict
-from train import main as train
 
 
 @pytest.fixture(scope="module")
@@ -35,24 +35,9 @@ def checkpoint(request, run_root):
 
 
 def train_briefly(data_dir, root):
-{%- if cookiecutter.cli == "argparse" %}
-    train(
-        [
-            *("--data_dir", str(data_dir), "--default_root_dir", str(root)),
-            *("--max_epochs", "1", "--limit_train_batches", "3", "--channels", "8"),
-            *("--log_every_n_steps", "1", "--num_workers", "0"),
-        ]
-    )
-{%- else %}
-    train(
-        [
-            *("fit", "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
-            *("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3"),
-            *("--model.channels", "8", "--trainer.log_every_n_steps", "1"),
-            *("--data.num_workers", "0"),
-        ]
-    )
-{%- endif %}
+    flags = settings_flags(data_dir=data_dir, default_root_dir=root, max_epochs=1, channels=8)
+    flags += settings_flags(limit_train_batches=3, log_every_n_steps=1, num_workers=0)
+    fit_in_process([*SUBCOMMAND, *flags])
 
 
 def read_rows(path):
@@ -96,7 +81,7 @@ def test_rows_keep_their_order_with_the_workers_a_bigger_machine_starts(
     # Lightning's suggestion stands in for the machine: none spare, then cores to spare.
     for suggested, workers in ((1, 0), (8, 2)):
         monkeypatch.setattr(
-            "{{ cookiecutter.package_name }}.data.suggested_max_num_workers",
+            "{{ cookiecutter.package_name }}.machinery.workers.suggested_max_num_workers",
             lambda num_devices, suggested=suggested: suggested,
         )
         output = tmp_path / f"predictions-{workers}-workers.csv"
@@ -210,7 +195,9 @@ def corrupt(tmp_path, checkpoint, kind):
 
 def test_a_batch_size_below_1_is_one_clear_error(data_dir, tmp_path):
     arguments = ["--ckpt_path", "unused.ckpt", "--data_dir", str(data_dir), "--batch_size", "0"]
-    expect_error(arguments, "error: batch_size 0 is not allowed: give 1 or more", tmp_path / "p")
+    expect_error(
+        arguments, "error: batch_size 0 is not allowed: give an integer, 1 or more", tmp_path / "p"
+    )
 
 
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])

@@ -6,12 +6,12 @@ import sys
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from {{ cookiecutter.package_name }}.callbacks import (
+from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
+from {{ cookiecutter.package_name }}.machinery.callbacks import (
     EpochLines,
     make_callbacks,
     make_progress_bar,
 )
-from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import FLAG, run_flags
-from train import main
+from command_line import FLAG, fit_in_process
+from conftest import run_flags
 
 pytestmark = pytest.mark.slow
 
@@ -20,12 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 def train(data_dir, root, *flags):
     """Train a few short epochs; return the run's last.ckpt contents and its final metrics."""
-{%- if cookiecutter.cli == "argparse" %}
-    metrics = main(run_flags(data_dir, root, *flags))
-{%- else %}
-    cli = main(run_flags(data_dir, root, *flags))
-    metrics = {name: float(value) for name, value in cli.trainer.callback_metrics.items()}
-{%- endif %}
+    trainer = fit_in_process(run_flags(data_dir, root, *flags))
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     newest = max(Path(root).rglob("last*.ckpt"), key=lambda path: path.stat().st_mtime)
     checkpoint = torch.load(newest, weights_only=True)
     return checkpoint, metrics

@@ -5,7 +5,7 @@ import argparse
 import pytest
 import pytorch_lightning as pl
 
-from {{ cookiecutter.package_name }}.trainer_args import (
+from {{ cookiecutter.package_name }}.machinery.trainer_args import (
     HelpFormatter,
     add_trainer_args,
     trainer_arg_names,

@@ -3,14 +3,14 @@
 import optuna
 from matplotlib import image
 
-from {{ cookiecutter.package_name }}.model import (
-    {{ cookiecutter.model_class }},
-    hyperparameter_defaults,
-)
-from {{ cookiecutter.package_name }}.tuning import (
+from {{ cookiecutter.package_name }}.machinery.tuning import (
     MIN_TRIALS_FOR_IMPORTANCES,
     PartlyFixedTrial,
     draw_study,
+)
+from {{ cookiecutter.package_name }}.model import (
+    {{ cookiecutter.model_class }},
+    hyperparameter_defaults,
 )
 
 

@@ -3,32 +3,34 @@
 Bring your own as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own data").
 """
 
-import atexit
-import multiprocessing
-import signal
-import sys
-from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.utilities.seed import pl_worker_init_function
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
-from pytorch_lightning.utilities import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from .errors import DataError, SettingsError
-from .files import atomic_file
+from .machinery.data_report import describe, read_inputs, read_labels
+from .machinery.errors import DataError, SettingsError
+from .machinery.files import atomic_file
+from .machinery.settings import Allowed, check_settings
+from .machinery.workers import default_num_workers, loader_options
 
 INPUTS_FILE = "inputs.npy"
 LABELS_FILE = "labels.npy"
 # Where the bundled digits go when no folder is named; a folder the user names is never filled.
 DEFAULT_DATA_DIR = "data"
-# Enough training examples for steady input statistics, few enough to read in a moment.
-STATISTICS_SAMPLE = 1000
+# The values each setting allows: the DataModule checks them, and so do the command lines.
+ALLOWED = {
+    "batch_size": Allowed(int, 1),
+    "num_workers": Allowed(int, 0),
+    "val_fraction": Allowed(float, 0, 1, high_excluded=True),
+    "test_fraction": Allowed(float, 0, 1, high_excluded=True),
+    "split_seed": Allowed(int, 0, 2**32 - 1),
+    "seed": Allowed(int, 0, 2**32 - 1),
+}
 
 
 class {{ cookiecutter.dataset_class }}(Dataset):
@@ -39,15 +41,24 @@ class {{ cookiecutter.dataset_class }}(Dataset):
 
     def __init__(self, data_dir: str | Path, require_labels: bool = True):
         self.data_dir = Path(data_dir)
+        self.inputs_path = self.data_dir / INPUTS_FILE
+        self.labels_path = self.data_dir / LABELS_FILE
         self.require_labels = require_labels
-        self.inputs, self.labels = open_arrays(self.data_dir, require_labels)
+        self.inputs, self.labels = self.open_arrays()
+
+    def open_arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The inputs and the labels (None where they are optional and absent), checked."""
+        inputs = read_inputs(self.inputs_path)
+        if not self.require_labels and not self.labels_path.exists():
+            return inputs, None
+        return inputs, read_labels(self.labels_path, self.inputs_path, len(inputs))
 
     def __len__(self) -> int:
         return len(self.inputs)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         if self.inputs is None:
-            self.inputs, self.labels = open_arrays(self.data_dir, self.require_labels)
+            self.inputs, self.labels = self.open_arrays()
         inputs = torch.from_numpy(np.array(self.inputs[index], dtype=np.float32))
         if inputs.dim() == 2:
             inputs = inputs.unsqueeze(0)  # (H, W) images are single-channel: (1, H, W)
@@ -58,52 +69,6 @@ class {{ cookiecutter.dataset_class }}(Dataset):
     def __getstate__(self) -> dict:
         # DataLoader workers reopen the memory maps instead of receiving a copy of the data.
         return {**self.__dict__, "inputs": None, "labels": None}
-
-
-def open_arrays(
-    data_dir: Path, require_labels: bool = True
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Memory-map inputs.npy and labels.npy, checked, or raise DataError naming the bad file."""
-    if not (data_dir / INPUTS_FILE).exists():
-        raise DataError(f"data_dir {data_dir}: no {INPUTS_FILE} there (see README.md)")
-    inputs = load_array(data_dir / INPUTS_FILE)
-    numbers = np.issubdtype(inputs.dtype, np.integer) or np.issubdtype(inputs.dtype, np.floating)
-    if inputs.ndim not in (2, 3, 4) or not numbers:
-        raise DataError(
-            f"{data_dir / INPUTS_FILE}: expected numbers shaped (N, H, W) or (N, C, H, W) for"
-            f" images, or (N, F) for a table of features; got {inputs.dtype} {inputs.shape}"
-        )
-    labels_path = data_dir / LABELS_FILE
-    if not labels_path.exists() and not require_labels:
-        return inputs, None
-    labels = load_array(labels_path)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(
-            f"{labels_path}: expected integer class labels shaped (N,);"
-            f" got {labels.dtype} {labels.shape}"
-        )
-    if len(labels) != len(inputs):
-        raise DataError(
-            f"{data_dir / INPUTS_FILE} holds {len(inputs)} examples but {labels_path}"
-            f" {len(labels)} labels: give one label per example"
-        )
-    if labels.min() < 0:
-        raise DataError(f"{labels_path}: labels must be 0 to K-1; found {labels.min()}")
-    return inputs, labels
-
-
-def load_array(path: Path) -> np.ndarray:
-    """Memory-map one non-empty .npy file, or raise DataError naming it."""
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, ValueError, EOFError) as err:
-        raise DataError(f"{path}: not a readable .npy file ({err})") from None
-    if array.ndim == 0 or len(array) == 0:
-        raise DataError(f"{path}: expected a non-empty array, got shape {array.shape}")
-    # A plain array over the same mapping, faster to index than the np.memmap itself.
-    return array.view(np.ndarray)
 
 
 def write_digits(data_dir: str | Path) -> None:
@@ -122,23 +87,6 @@ def write_digits(data_dir: str | Path) -> None:
             np.save(file, digits.images.astype(np.uint8))
     except OSError as err:
         raise DataError(f"data_dir {data_dir}: cannot write the data ({err.strerror})") from None
-
-
-def check_settings(
-    batch_size: int, num_workers: int | None, val_fraction: float, test_fraction: float, seed: int
-) -> None:
-    """Raise SettingsError, in one line naming the setting, for a value it does not allow."""
-    if batch_size < 1:
-        raise SettingsError(f"batch_size {batch_size} is not allowed: give 1 or more")
-    if num_workers is not None and num_workers < 0:
-        raise SettingsError(f"num_workers {num_workers} is not allowed: give 0 or more")
-    if not 0 <= seed < 2**32:
-        raise SettingsError(f"seed {seed} is not allowed: give 0 to {2**32 - 1}")
-    if not (val_fraction >= 0 and test_fraction >= 0 and val_fraction + test_fraction < 1):
-        raise SettingsError(
-            f"val_fraction {val_fraction} and test_fraction {test_fraction} are not allowed:"
-            " give fractions from 0 that leave some examples to train on"
-        )
 
 
 def split_indices(
@@ -169,8 +117,13 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         seed: int = 42,
     ):
         super().__init__()
-        check_settings(batch_size, num_workers, val_fraction, test_fraction, seed)
         self.save_hyperparameters()
+        check_settings(ALLOWED, self.hparams)
+        if val_fraction + test_fraction >= 1:
+            raise SettingsError(
+                f"val_fraction {val_fraction} and test_fraction {test_fraction} are not allowed:"
+                " give fractions that leave some examples to train on"
+            )
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
@@ -183,55 +136,6 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         if data_dir == Path(DEFAULT_DATA_DIR) and not (data_dir / INPUTS_FILE).exists():
             write_digits(data_dir)
 
-    @cached_property
-    def _description(self) -> dict:
-        """What the model is built from, read once through the Dataset: its labels and a sample.
-
-        Only `__len__`, `__getitem__` and `labels` are used: a Dataset of any format serves.
-        """
-        self.prepare_data()
-        dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
-        train_indices, _, _ = split_indices(len(dataset), *self._split_settings())
-        if not train_indices:
-            raise DataError(f"data_dir {self.hparams.data_dir}: too few examples to split")
-        sample = (dataset[index][0] for index in sorted(train_indices[:STATISTICS_SAMPLE]))
-        mean, std = channel_statistics(sample)
-        num_classes = int(dataset.labels.max()) + 1
-        if num_classes < 2:
-            raise DataError(
-                f"{Path(self.hparams.data_dir) / LABELS_FILE}: expected at least 2 classes;"
-                " all labels are 0"
-            )
-        return {
-            "input_shape": tuple(dataset[train_indices[0]][0].shape),
-            "num_classes": num_classes,
-            "input_mean": mean,
-            "input_std": std,
-        }
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """One example's shape: (C, H, W) for images, (F,) for a table of features."""
-        return self._description["input_shape"]
-
-    @property
-    def num_classes(self) -> int:
-        """How many classes the labels hold: the largest label plus one."""
-        return self._description["num_classes"]
-
-    @property
-    def input_mean(self) -> list[float]:
-        """Per channel (or feature) mean of the training inputs, for the model to normalise."""
-        return self._description["input_mean"]
-
-    @property
-    def input_std(self) -> list[float]:
-        """Per channel (or feature) standard deviation of the training inputs."""
-        return self._description["input_std"]
-
-    def _split_settings(self) -> tuple[float, float, int]:
-        return self.hparams.val_fraction, self.hparams.test_fraction, self.hparams.split_seed
-
     def setup(self, stage: str | None = None) -> None:
         """Split the data the same way on every run and every process."""
         if stage == "predict":
@@ -241,6 +145,36 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         self.train_set = Subset(dataset, train)
         self.val_set = Subset(dataset, val)
         self.test_set = Subset(dataset, test)
+
+    @cached_property
+    def report(self) -> dict:
+        """What the model is built from, read once from the training split; it writes nothing."""
+        dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
+        train_indices, _, _ = split_indices(len(dataset), *self._split_settings())
+        return describe(dataset, train_indices, Path(self.hparams.data_dir))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape: (C, H, W) for images, (F,) for a table of features."""
+        return self.report["input_shape"]
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the labels hold: the largest label plus one."""
+        return self.report["num_classes"]
+
+    @property
+    def input_mean(self) -> list[float]:
+        """Per channel (or feature) mean of the training inputs, for the model to normalise."""
+        return self.report["input_mean"]
+
+    @property
+    def input_std(self) -> list[float]:
+        """Per channel (or feature) standard deviation of the training inputs."""
+        return self.report["input_std"]
+
+    def _split_settings(self) -> tuple[float, float, int]:
+        return self.hparams.val_fraction, self.hparams.test_fraction, self.hparams.split_seed
 
     def train_dataloader(self) -> DataLoader:
         # A permutation of (seed, epoch) only, each process taking its share under DDP.
@@ -283,88 +217,13 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
             shuffle=False,
         )
 
-    def on_exception(self, exception: BaseException) -> None:
-        """Stop every DataLoader worker of the interrupted fit, not only the running loop's."""
-        # An error, a signal or a pruned trial during validation would otherwise leave the
-        # training workers running until the process exits: in tune.py, a set per such trial.
-        if self.trainer is not None:
-            self.trainer.fit_loop.teardown()
-
-    def _num_workers(self) -> int:
-        """The chosen number of workers, or by default two where the machine has cores to spare.
-
-        Lightning advises workers whenever it sees idle cores; two keep up with this data.
-        """
-        if self.hparams.num_workers is not None:
-            return self.hparams.num_workers
-        num_devices = self.trainer.num_devices if self.trainer else 1
-        return 2 if suggested_max_num_workers(num_devices) > 1 else 0
-
     def _loader(self, dataset: Dataset, sampler=None) -> DataLoader:
-        num_workers = self._num_workers()
+        num_workers = self.hparams.num_workers
+        if num_workers is None:
+            num_workers = default_num_workers(self.trainer.num_devices if self.trainer else 1)
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
             sampler=sampler,
-            num_workers=num_workers,
-            # Workers take their seeds from this generator, not the global one, so a resumed
-            # run's workers start as an unbroken run's did.
-            generator=torch.Generator().manual_seed(self.hparams.seed),
-            worker_init_fn=init_worker,
-            # Workers live across epochs rather than start again in each, which is slower.
-            persistent_workers=num_workers > 0,
+            **loader_options(num_workers, self.hparams.seed),
         )
-
-
-def init_worker(worker_id: int) -> None:
-    """Seed a DataLoader worker as Lightning does, and leave stopping to the main process."""
-    # SIGTERM or Ctrl-C sent to the whole process group would otherwise end the workers
-    # mid-batch, and the main process with a DataLoader traceback instead of a clean stop.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A main process stopping mid-way through receiving a batch hangs up on the worker's
-    # thread handing it over, which would print that expected hang-up as a traceback.
-    sys.excepthook = report_unless_hung_up
-    pl_worker_init_function(worker_id)
-
-
-def report_unless_hung_up(
-    exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None
-) -> None:
-    """Print an uncaught exception as usual, unless it is a dropped connection."""
-    if not issubclass(exc_type, ConnectionError):
-        sys.__excepthook__(exc_type, exc, traceback)
-
-
-def stop_leftover_workers() -> None:
-    """Kill the daemon processes, such as DataLoader workers, still running as Python exits."""
-    # A loader stops its workers when its run ends, but an error can skip that. Python itself
-    # sends daemons SIGTERM and waits for them to end: forever, as ours ignore it (init_worker).
-    leftovers = [child for child in multiprocessing.active_children() if child.daemon]
-    if not leftovers:
-        return
-    if hasattr(signal, "SIGCHLD"):  # not on Windows
-        # torch reports a worker that dies of a signal as an error; here it is the plan.
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for worker in leftovers:
-        worker.kill()
-        worker.join()
-
-
-# atexit calls the last registered first: this, then torch's and multiprocessing's own.
-atexit.register(stop_leftover_workers)
-
-
-def channel_statistics(examples: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:
-    """Mean and standard deviation per channel of (C, H, W) examples, or per feature of (F,)."""
-    total = squares = count = 0
-    for example in examples:
-        values = example.double().reshape(example.shape[0], -1)
-        total = total + values.sum(dim=1)
-        squares = squares + values.square().sum(dim=1)
-        count += values.shape[1]
-    mean = total / count
-    std = (squares / count - mean.square()).clamp(min=0).sqrt()
-    # A constant channel carries nothing to scale; dividing by 1 leaves it centred.
-    std[std < 1e-12] = 1.0
-    return mean.tolist(), std.tolist()

@@ -11,9 +11,23 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from .machinery.settings import Allowed, check_settings
+
 if TYPE_CHECKING:
     # For the type hint only: training and predicting never import Optuna.
     import optuna
+
+
+# The values each hyperparameter allows, beside its default in __init__: the model checks them,
+# and so do the flags of train.py and tune.py.
+ALLOWED = {
+    "learning_rate": Allowed(float, 0, low_excluded=True),
+    "lr_decay": Allowed(float, 0, 1, low_excluded=True),
+    "weight_decay": Allowed(float, 0),
+    "channels": Allowed(int, 1),
+    "hidden_units": Allowed(int, 1),
+    "dropout": Allowed(float, 0, 1, high_excluded=True),
+}
 
 
 class {{ cookiecutter.model_class }}(pl.LightningModule):
@@ -41,6 +55,7 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
+        check_settings(ALLOWED, self.hparams)
         if len(input_shape) == 3:
             self.network = image_network(
                 input_shape[0], channels, hidden_units, dropout, num_classes
@@ -76,12 +91,16 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
             "{{ cookiecutter.model_class }}",
             "model hyperparameters",
         )
-        group.add_argument("--learning_rate", type=float, help="AdamW learning rate")
-        group.add_argument("--lr_decay", type=float, help="learning-rate factor per epoch")
-        group.add_argument("--weight_decay", type=float, help="AdamW weight decay")
-        group.add_argument("--channels", type=int, help="channels of the first convolution")
-        group.add_argument("--hidden_units", type=int, help="units of the hidden layer")
-        group.add_argument("--dropout", type=float, help="dropout before the hidden layer")
+        # Each flag's type checks the range ALLOWED gives it.
+        for name, help_text in (
+            ("learning_rate", "AdamW learning rate"),
+            ("lr_decay", "learning-rate factor per epoch"),
+            ("weight_decay", "AdamW weight decay"),
+            ("channels", "channels of the first convolution"),
+            ("hidden_units", "units of the hidden layer"),
+            ("dropout", "dropout before the hidden layer"),
+        ):
+            group.add_argument(f"--{name}", type=ALLOWED[name].parse, help=help_text)
         # The defaults are written once, in __init__.
         parent_parser.set_defaults(**hyperparameter_defaults())
         return parent_parser

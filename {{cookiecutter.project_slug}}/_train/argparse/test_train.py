@@ -99,7 +99,8 @@ def test_without_validation_it_still_trains_and_tests(data_dir, tmp_path, lightn
     # last.ckpt is not the best one: the line says which weights were tested.
     assert "Best checkpoint" not in lightning_log.text
     tested = (
-        f"No best checkpoint (no epoch was validated): tested the final weights, saved in {last}"
+        f"No best checkpoint (no epoch was validated): the final weights are in {last};"
+        " those were tested"
     )
     assert tested in lightning_log.text
 

@@ -4,32 +4,22 @@ import sys
 
 import optuna
 from jsonargparse import Namespace
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.callbacks import Callback
 
-from {{ cookiecutter.package_name }}.errors import (
-    ArgumentParser,
-    CheckpointError,
-    DataError,
+from {{ cookiecutter.package_name }}.data import ALLOWED
+from {{ cookiecutter.package_name }}.machinery.errors import ArgumentParser, SettingsError
+from {{ cookiecutter.package_name }}.machinery.launcher import script_run
+from {{ cookiecutter.package_name }}.machinery.tuning import (
+    add_tuning_args,
+    finish,
+    run_search,
 )
 from {{ cookiecutter.package_name }}.model import (
     {{ cookiecutter.model_class }},
     hyperparameter_defaults,
 )
-from {{ cookiecutter.package_name }}.tuning import (
-    PartlyFixedTrial,
-    ReportToTrial,
-    TrialInterrupted,
-    TuneError,
-    add_tuning_args,
-    default_storage,
-    finish,
-    first_line,
-    integer_from,
-    open_study,
-    search,
-)
 
-from train import CLI, run_cli
+from train import ParseOnly, run_cli
 from train import main as train_main
 
 # What --help says of the trials, after the line above.
@@ -53,33 +43,10 @@ def build_parser() -> ArgumentParser:
     group = add_tuning_args(parser)
     group.add_argument(
         "--seed",
-        type=integer_from(0),
+        type=ALLOWED["seed"].parse,
         help="seed of the sampler: a fresh study suggests the same trials (default: unseeded)",
     )
     return parser
-
-
-class FlagsChecked(Exception):
-    """Raised by CheckFlags with the parsed configuration of `train.py fit`."""
-
-    def __init__(self, config: Namespace) -> None:
-        super().__init__("flags checked")
-        self.config = config
-
-
-class CheckFlags(CLI):
-    """Parse and check the flags as `train.py fit` does, then stop before building anything."""
-
-    def before_instantiate_classes(self) -> None:
-        raise FlagsChecked(self.config.fit)
-
-
-def checked_config(training_argv: list[str]) -> Namespace:
-    """The configuration every trial starts from; bad flags stop here, before any trial."""
-    try:
-        run_cli(["fit", *training_argv], CheckFlags)
-    except FlagsChecked as checked:
-        return checked.config
 
 
 def fixed_hyperparameters(model_config: Namespace, training_argv: list[str]) -> dict:
@@ -96,24 +63,12 @@ def fixed_hyperparameters(model_config: Namespace, training_argv: list[str]) -> 
     }
 
 
-def objective(trial: optuna.Trial, training_argv: list[str], fixed: dict) -> float:
-    """Fit with the trial's hyperparameters over the fixed flags; return its best val_loss."""
-    hyperparameters = {{ cookiecutter.model_class }}.suggest_hyperparameters(
-        PartlyFixedTrial(trial, fixed),
-    )
+def train_trial(training_argv: list[str], hyperparameters: dict, callbacks: list[Callback]) -> None:
+    """One trial: `train.py fit` with the trial's hyperparameters over the fixed flags."""
     searched = [
-        item
-        for name, value in hyperparameters.items()
-        if name not in fixed
-        for item in (f"--model.{name}", repr(value))
+        item for name, value in hyperparameters.items() for item in (f"--model.{name}", repr(value))
     ]
-    reporter = ReportToTrial(trial)
-    try:
-        run_cli(["fit", *training_argv, *searched], CLI, trainer_defaults={"callbacks": [reporter]})
-    except SystemExit as err:
-        # Lightning turns Ctrl-C during fit into an exit; Optuna must see an error to mark FAIL.
-        raise TrialInterrupted("interrupted") from err
-    return reporter.best
+    run_cli(["fit", *training_argv, *searched], trainer_defaults={"callbacks": callbacks})
 
 
 def main(argv: list[str] | None = None) -> optuna.Study:
@@ -124,34 +79,30 @@ def main(argv: list[str] | None = None) -> optuna.Study:
         print("\nEvery other flag is one of `train.py fit`'s, and holds for every trial:\n")
         train_main(["fit", "--help"])
     options, training_argv = parser.parse_known_args(argv)
-    config = checked_config(training_argv)
-    if config.ckpt_path:
-        sys.exit("error: --ckpt_path: every trial trains from the start; tune.py resumes studies")
-    if config.trainer.limit_val_batches == 0:
-        sys.exit("error: --trainer.limit_val_batches 0: trials are compared by their val_loss")
-    root_dir = config.trainer.default_root_dir
-    storage = options.storage or default_storage(root_dir)
-    fixed = fixed_hyperparameters(config.model, training_argv)
-    try:
-        study = open_study(options.study_name, storage, options.seed)
-        search(
-            study,
-            lambda trial: objective(trial, training_argv, fixed),
-            options.n_trials,
-            options.timeout,
+    with script_run():
+        # Bad flags stop here, before any trial.
+        config = run_cli(training_argv, ParseOnly, run=False).config
+        if config.ckpt_path:
+            raise SettingsError(
+                "--ckpt_path: every trial trains from the start; tune.py resumes studies"
+            )
+        if config.trainer.limit_val_batches == 0:
+            raise SettingsError(
+                "--trainer.limit_val_batches 0: trials are compared by their val_loss"
+            )
+        root_dir = config.trainer.default_root_dir
+        study = run_search(
+            lambda hyperparameters, callbacks: train_trial(
+                training_argv, hyperparameters, callbacks
+            ),
+            {{ cookiecutter.model_class }}.suggest_hyperparameters,
+            fixed_hyperparameters(config.model, training_argv),
+            options,
+            root_dir,
+            options.seed,
         )
-    except (TuneError, DataError, CheckpointError) as err:
-        sys.exit(f"error: {err}")
-    except MisconfigurationException as err:
-        sys.exit(f"error: {first_line(err)}")
-    except TrialInterrupted:
-        print(
-            "Interrupted: the running trial is marked FAIL; run again to add trials.",
-            file=sys.stderr,
-        )
-        sys.exit(130)
-    finish(study, root_dir, ["fit", *training_argv], prefix="--model.")
-    return study
+        finish(study, root_dir, ["fit", *training_argv], prefix="--model.")
+        return study
 
 
 if __name__ == "__main__":

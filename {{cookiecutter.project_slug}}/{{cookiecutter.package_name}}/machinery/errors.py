@@ -6,19 +6,23 @@ from typing import NoReturn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 
-class DataError(Exception):
+class OneLineError(Exception):
+    """A mistake the user can mend: the scripts print `error: <message>` and exit with 1."""
+
+
+class DataError(OneLineError):
     """Data that cannot be read or written, or that does not fit the model."""
 
 
-class CheckpointError(Exception):
+class CheckpointError(OneLineError):
     """A checkpoint that is missing, unreadable, or does not fit this run."""
 
 
-class SettingsError(ValueError):
+class SettingsError(OneLineError, ValueError):
     """A setting outside what it allows."""
 
 
-class TrainingError(Exception):
+class TrainingError(OneLineError):
     """Training that ran but gave no usable model."""
 
 
@@ -38,3 +42,9 @@ def interruption_exit_code(stop: SystemExit) -> int | None:
     if isinstance(stop.__context__, KeyboardInterrupt):
         return 130
     return None
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

@@ -31,16 +31,14 @@ def make_callbacks(
     validating: bool = True,
     checkpoint_dir: Path | None = None,
 ) -> list[Callback]:
-    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our three."""
-    callbacks = [ReseedEveryEpoch(seed), LearningCurves(), ResumeHint()]
-    # Without validation there is no val_loss to stop early on or to pick the best epoch by:
-    # only last.ckpt is written then.
+    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our four."""
+    callbacks = [ReseedEveryEpoch(seed), LearningCurves(), ResumeHint(), StopWorkersOnError()]
+    # Without validation there is no val_loss to stop early on.
     if validating:
         # check_finite stops at once on a NaN or infinite loss instead of waiting out patience.
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience, check_finite=True))
     if enable_checkpointing:
-        checkpoints = make_checkpoints(checkpoint_dir)
-        callbacks += checkpoints if validating else checkpoints[1:]
+        callbacks += make_checkpoints(checkpoint_dir, validating)
     if enable_progress_bar:
         callbacks.append(make_progress_bar())
     return callbacks
@@ -57,14 +55,24 @@ def make_progress_bar() -> ProgressBar:
     return EpochLines()
 
 
-def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint]:
-    """Two checkpoints with a job each: the best epoch to test and predict, the latest to resume.
+def make_checkpoints(
+    checkpoint_dir: Path | None = None, validating: bool = True
+) -> list[ModelCheckpoint]:
+    """best.ckpt, the best epoch to test and predict, and last.ckpt, the latest to resume.
 
     Both hold the whole training state; without a folder, they go where the logger writes.
     """
-    # The best one comes first, so `trainer.checkpoint_callback` and `ckpt_path="best"` mean
-    # it, and in an epoch that improves, AtomicCheckpointIO writes it once and links
-    # last.ckpt to it.
+    # Without validation nothing ranks the epochs: only last.ckpt is written then.
+    # In an epoch that improves, whichever of the two is saved second is a hard link to the
+    # first (AtomicCheckpointIO), so the order of the list does not matter.
+    latest = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="last",
+        # No monitor: written after every epoch, improved or not, replacing the one before,
+        # so a crash costs at most the epoch it happened in.
+    )
+    if not validating:
+        return [latest]
     best = ModelCheckpoint(
         dirpath=checkpoint_dir,
         # One fixed name, replaced when validation improves: commands can name it.
@@ -74,9 +82,6 @@ def make_checkpoints(checkpoint_dir: Path | None = None) -> list[ModelCheckpoint
         monitor="val_loss",
         mode="min",
     )
-    # No monitor: written after every epoch, improved or not, replacing the one before, so
-    # a crash costs at most the epoch it happened in.
-    latest = ModelCheckpoint(dirpath=checkpoint_dir, filename="last")
     return [best, latest]
 
 
@@ -136,7 +141,19 @@ class ResumeHint(Callback):
         rank_zero_info(f"Stopped by {signal_name} in epoch {trainer.current_epoch}: {advice}.")
         # As the run shuts down, a DataLoader worker may hang up mid-way through handing a
         # batch over; the thread receiving it would print that expected reset as a traceback.
+        # The script's run (launcher.script_run) puts the usual hook back when it ends.
         threading.excepthook = quiet_about_connection_resets
+
+
+class StopWorkersOnError(Callback):
+    """Stop every DataLoader worker of an interrupted fit, not only the running loop's."""
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        # An error, a signal or a pruned trial during validation would otherwise leave the
+        # training workers running until the process exits: in tune.py, a set per such trial.
+        trainer.fit_loop.teardown()
 
 
 def quiet_about_connection_resets(args: threading.ExceptHookArgs) -> None:

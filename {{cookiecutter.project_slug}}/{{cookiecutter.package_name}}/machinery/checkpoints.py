@@ -6,18 +6,12 @@ from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from .data import INPUTS_FILE, LABELS_FILE
 from .errors import CheckpointError
 from .files import discard, link_or_copy, open_beside, replace_with
-
-if TYPE_CHECKING:  # data.py is not imported to read a checkpoint
-    from .data import {{ cookiecutter.datamodule_class }}
-
 
 DISK_THREAD = "checkpoint-disk"  # the name of the thread that syncs, renames and links
 
@@ -29,7 +23,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     # A full disk or a crash mid-write then leaves the previous last.ckpt whole and loadable.
-    # The second checkpoint is last.ckpt right after best.ckpt, in an epoch that improved.
+    # In an epoch that improved, best.ckpt and last.ckpt hold the same state, in either order.
     # Syncing a file to disk waits on the disk, not the CPU, so a thread does it, and the
     # rename and link after it, in the order saved, while training goes on. A file therefore
     # gets its name a moment after save_checkpoint returns; loading waits for it, and so
@@ -178,28 +172,3 @@ def find_checkpoint(
         f"--ckpt_path {ckpt_path}: no usable {ckpt_path}.ckpt under {root_dir}"
         f" ({'; '.join(reasons)})"
     )
-
-
-def data_mismatch(
-    hyper_parameters: dict,
-    datamodule: "{{ cookiecutter.datamodule_class }}",
-) -> str | None:
-    """Why a model saved with these hyperparameters cannot take the data module's data, if so."""
-    # The data may hold fewer classes than the model knows, and no labels at all (to predict);
-    # the labels it does hold must be classes the model was trained on.
-    datamodule.prepare_data()
-    dataset = datamodule.predict_dataset()
-    input_shape = tuple(dataset[0][0].shape)
-    expected = tuple(hyper_parameters["input_shape"])
-    if input_shape != expected:
-        return (
-            f"{dataset.data_dir / INPUTS_FILE} holds inputs shaped {input_shape};"
-            f" the checkpoint was trained on {expected}"
-        )
-    num_classes = hyper_parameters["num_classes"]
-    if dataset.labels is not None and dataset.labels.max() >= num_classes:
-        return (
-            f"{dataset.data_dir / LABELS_FILE} holds label {dataset.labels.max()};"
-            f" the checkpoint was trained on {num_classes} classes, 0 to {num_classes - 1}"
-        )
-    return None

@@ -8,6 +8,7 @@ import math
 import random
 import re
 import shlex
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -19,7 +20,9 @@ import pytorch_lightning as pl
 import sqlalchemy.exc
 from pytorch_lightning.callbacks import Callback
 
-from {{ cookiecutter.package_name }}.callbacks import run_directory
+from .callbacks import run_directory
+from .errors import OneLineError, TrainingError, first_line, interruption_exit_code
+from .settings import Allowed
 
 DEFAULT_STUDY_NAME = "digits-classifier"
 DEFAULT_N_TRIALS = 20
@@ -29,12 +32,16 @@ MIN_TRIALS_FOR_IMPORTANCES = 5
 HEARTBEAT_SECONDS = 60
 
 
-class TuneError(Exception):
+class TuneError(OneLineError):
     """A study that cannot be opened or used as asked."""
 
 
 class TrialInterrupted(Exception):
     """Ctrl-C or a signal stopped a trial: Optuna marks it FAIL, and the search stops."""
+
+    def __init__(self, exit_code: int = 130):
+        super().__init__("interrupted")
+        self.exit_code = exit_code  # the shell's: 143 for SIGTERM, 130 for Ctrl-C
 
 
 def add_tuning_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -43,7 +50,10 @@ def add_tuning_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         "Tuning", "the Optuna study: its database, its name, and how many trials to add"
     )
     group.add_argument(
-        "--n_trials", type=integer_from(1), default=DEFAULT_N_TRIALS, help="trials this run adds"
+        "--n_trials",
+        type=Allowed(int, 1).parse,
+        default=DEFAULT_N_TRIALS,
+        help="trials this run adds",
     )
     group.add_argument(
         "--study_name",
@@ -57,27 +67,10 @@ def add_tuning_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     )
     group.add_argument(
         "--timeout",
-        type=float,
+        type=Allowed(float, 0, low_excluded=True).parse,
         help="seconds after which no new trial starts (default: no limit)",
     )
     return group
-
-
-def integer_from(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer from `minimum` up, refused in one line otherwise."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed: give an integer, {minimum} or more"
-            )
-        return value
-
-    return parse
 
 
 def default_storage(root_dir: str | Path) -> str:
@@ -140,11 +133,6 @@ def make_pruner() -> optuna.pruners.BasePruner:
     # The first trials run in full to set the median, and no trial is judged on its first
     # two epochs, when every loss is still falling fast.
     return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2)
-
-
-def first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
 
 
 class PartlyFixedTrial:
@@ -217,7 +205,47 @@ def search(
         )
     except KeyboardInterrupt as err:
         # Between trials or inside one: Optuna has marked a running trial FAIL already.
-        raise TrialInterrupted("interrupted") from err
+        raise TrialInterrupted(130) from err
+
+
+def run_search(
+    train_trial: Callable[[dict, list[Callback]], None],
+    suggest: Callable[[optuna.Trial], dict],
+    fixed: dict,
+    options: argparse.Namespace,
+    root_dir: str | Path,
+    seed: int | None,
+) -> optuna.Study:
+    """Open the study and add trials, each train_trial(searched hyperparameters, callbacks).
+
+    `suggest` is the search space; `fixed` hyperparameters are not searched.
+    """
+    storage = options.storage or default_storage(root_dir)
+    study = open_study(options.study_name, storage, seed)
+
+    def objective(trial: optuna.Trial) -> float:
+        suggested = suggest(PartlyFixedTrial(trial, fixed))
+        reporter = ReportToTrial(trial)
+        try:
+            train_trial({k: v for k, v in suggested.items() if k not in fixed}, [reporter])
+        except TrainingError as err:
+            trial.set_user_attr("error", str(err))
+            raise
+        except SystemExit as stop:
+            # Lightning turns a signal during fit into an exit; Optuna must see an error.
+            raise TrialInterrupted(interruption_exit_code(stop) or 130) from stop
+        return reporter.best
+
+    try:
+        # A diverged trial is marked FAIL and the search goes on.
+        search(study, objective, options.n_trials, options.timeout, catch=(TrainingError,))
+    except TrialInterrupted as stop:
+        print(
+            "Interrupted: the running trial is marked FAIL; run again to add trials.",
+            file=sys.stderr,
+        )
+        sys.exit(stop.exit_code)
+    return study
 
 
 def finish(study: optuna.Study, root_dir: str | Path, fixed_argv: list[str], prefix: str) -> None:

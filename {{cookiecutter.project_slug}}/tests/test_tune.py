@@ -9,8 +9,8 @@ import optuna
 import pytest
 
 import tune
-from conftest import assert_no_workers_left
-from train import main as train_main
+from command_line import FLAG, fit_in_process
+from conftest import assert_no_workers_left, settings_flags
 from tune import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -20,10 +20,9 @@ COMPLETE, PRUNED, FAIL = (optuna.trial.TrialState[name] for name in ("COMPLETE",
 def tune_flags(data_dir, root, *flags):
     """Flags for a search of one-batch epochs, quiet and with no DataLoader workers."""
     return [
-        *("--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(root)),
-        *("--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1"),
-        *("--trainer.limit_val_batches", "1", "--data.num_workers", "0"),
-        *("--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"),
+        *settings_flags(data_dir=data_dir, default_root_dir=root, max_epochs=1, num_workers=0),
+        *settings_flags(limit_train_batches=1, limit_val_batches=1),
+        *settings_flags(enable_progress_bar="false", enable_model_summary="false"),
         *flags,
     ]
 
@@ -39,8 +38,8 @@ def test_help_lists_the_tuning_and_the_training_flags(capsys):
     help_text = capsys.readouterr().out
     for flag in ("--n_trials", "--study_name", "--storage", "--timeout", "--seed"):
         assert flag in help_text
-    for flag in ("--trainer.max_epochs", "--model.learning_rate", "--data.data_dir", "--config"):
-        assert flag in help_text
+    for name in ("max_epochs", "learning_rate", "data_dir", "default_root_dir"):
+        assert FLAG[name] in help_text
 
 
 def test_seeded_study_repeats_resumes_and_prints_a_command_that_reproduces(
@@ -69,18 +68,18 @@ def test_seeded_study_repeats_resumes_and_prints_a_command_that_reproduces(
     assert (tmp_path / "study_a.png").is_file()
     # The printed command trains the best trial again, to the same value.
     command = output.split("Reproduce it with:\n")[-1].splitlines()[0]
-    cli = train_main(shlex.split(command)[2:])
-    assert float(cli.trainer.checkpoint_callback.best_model_score) == resumed.best_value
+    trainer = fit_in_process(shlex.split(command)[2:])
+    assert float(trainer.checkpoint_callback.best_model_score) == resumed.best_value
 
 
 @pytest.mark.parametrize("num_workers", ["0", "2"])
 def test_a_hopeless_trial_is_pruned(data_dir, tmp_path, monkeypatch, capsys, num_workers):
     # A pruner that prunes any positive loss: the trial stops after its first epoch.
     monkeypatch.setattr(
-        "{{ cookiecutter.package_name }}.tuning.make_pruner",
+        "{{ cookiecutter.package_name }}.machinery.tuning.make_pruner",
         lambda: optuna.pruners.ThresholdPruner(upper=0.0),
     )
-    flags = ("--n_trials", "1", "--trainer.max_epochs", "3", "--data.num_workers", num_workers)
+    flags = ("--n_trials", "1", FLAG["max_epochs"], "3", FLAG["num_workers"], num_workers)
     study = main(tune_flags(data_dir, tmp_path, *flags))
     (trial,) = study.trials
     assert trial.state == PRUNED and list(trial.intermediate_values) == [0]
@@ -90,23 +89,24 @@ def test_a_hopeless_trial_is_pruned(data_dir, tmp_path, monkeypatch, capsys, num
 
 
 def test_flags_given_hold_for_every_trial_and_are_not_searched(tmp_path, monkeypatch, capsys):
-    seen = []
-    monkeypatch.setattr(tune, "CLI", lambda *classes, args, **kwargs: seen.append(args))
-    flags = ["--trainer.default_root_dir", str(tmp_path), "--model.learning_rate", "0.01"]
-    study = main([*flags, "--n_trials", "2"])
-    assert all(args.count("--model.learning_rate") == 1 for args in seen)
-    assert len({args[args.index("--model.dropout") + 1] for args in seen}) == 2
+    searched = []
+    # Each variant's train_trial takes its fixed flags, the searched hyperparameters, callbacks.
+    monkeypatch.setattr(tune, "train_trial", lambda fixed, found, callbacks: searched.append(found))
+    flags = [*settings_flags(default_root_dir=tmp_path, learning_rate=0.01), "--n_trials", "2"]
+    study = main(flags)
+    assert all("learning_rate" not in found for found in searched)
+    assert len({found["dropout"] for found in searched}) == 2
     assert all("learning_rate" not in trial.params for trial in study.trials)
-    assert capsys.readouterr().out.count("--model.learning_rate 0.01") == 1
+    assert capsys.readouterr().out.count(f"{FLAG['learning_rate']} 0.01") == 1
 
 
 def test_ctrl_c_marks_the_running_trial_failed_and_exits_130(tmp_path, monkeypatch):
-    def interrupted(*classes, **kwargs):
+    def interrupted(fixed, found, callbacks):
         sys.exit(1)  # what Lightning does on Ctrl-C during fit
 
-    monkeypatch.setattr(tune, "CLI", interrupted)
+    monkeypatch.setattr(tune, "train_trial", interrupted)
     with pytest.raises(SystemExit) as exit_info:
-        main(["--trainer.default_root_dir", str(tmp_path), "--study_name", "s"])
+        main([*settings_flags(default_root_dir=tmp_path), "--study_name", "s"])
     assert exit_info.value.code == 130
     assert [trial.state for trial in load(tmp_path, "s").trials] == [FAIL]
 
@@ -132,29 +132,25 @@ def test_two_workers_share_one_sqlite_study(data_dir, tmp_path):
 
 REFUSALS = {
     "n_trials": (["--n_trials", "two"], "argument --n_trials: 'two' is not allowed"),
+    "timeout": (["--timeout", "-5"], "argument --timeout: '-5' is not allowed"),
     "storage": (["--storage", "nosuchdb://x"], "error: --storage nosuchdb://x: "),
     "ckpt_path": (["--ckpt_path", "last"], "error: --ckpt_path: every trial trains from"),
     "no-validation": (
-        ["--trainer.limit_val_batches", "0"],
-        "error: --trainer.limit_val_batches 0: trials",
+        [FLAG["limit_val_batches"], "0"],
+        f"error: {FLAG['limit_val_batches']} 0: trials",
     ),
+    "train-flag": ([FLAG["max_epochs"], "0"], "0 is not allowed: give -1 (no limit)"),
 }
 
 
 @pytest.mark.parametrize(("flags", "message"), REFUSALS.values(), ids=REFUSALS)
 def test_bad_input_is_one_line_and_a_failure(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--trainer.default_root_dir", str(tmp_path), *flags])
+        main([*settings_flags(default_root_dir=tmp_path), *flags])
     code = exit_info.value.code
     said = capsys.readouterr().err + (code if isinstance(code, str) else "")
     assert code not in (0, None) and message in said
     assert len(said.strip().splitlines()) == 1
-
-
-def test_a_flag_train_py_refuses_stops_before_any_trial(tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--trainer.default_root_dir", str(tmp_path), "--trainer.max_epochs", "x"])
-    assert exit_info.value.code not in (0, None)
     assert not (tmp_path / "optuna.db").exists()
 
 

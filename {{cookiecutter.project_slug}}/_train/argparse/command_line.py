@@ -1,0 +1,24 @@
+"""How the tests run train.py of this command line (argparse): its flags, a fit in-process."""
+
+import pytorch_lightning as pl
+
+from train import fit, parse_args
+
+# Each setting the tests give, as this train.py spells its flag.
+FLAG = {
+    name: f"--{name}"
+    for name in (
+        *("data_dir", "batch_size", "num_workers", "seed", "ckpt_path"),
+        *("learning_rate", "channels", "hidden_units", "dropout"),
+        *("default_root_dir", "max_epochs", "limit_train_batches", "limit_val_batches"),
+        *("log_every_n_steps", "enable_progress_bar", "enable_model_summary"),
+    )
+}
+# What comes before the flags of a training run; tune.py takes the flags alone.
+SUBCOMMAND = []
+
+
+def fit_in_process(argv: list[str]) -> pl.Trainer:
+    """Fit as `python train.py ARGV` would, in this process, with no test; return the Trainer."""
+    trainer, _, _ = fit(parse_args(argv))
+    return trainer
