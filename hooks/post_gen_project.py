@@ -57,7 +57,8 @@ def place_logger(project, logger):
     """Keep the chosen experiment logger's file, as the package's machinery/logger.py."""
     loggers = project / "_loggers"
     if loggers.is_dir():
-        (loggers / f"{logger}.py").replace(project / ANSWERS["package_name"] / "machinery" / "logger.py")
+        machinery = project / ANSWERS["package_name"] / "machinery"
+        (loggers / f"{logger}.py").replace(machinery / "logger.py")
         remove(loggers)
 
 

@@ -324,7 +324,8 @@ def test_the_users_files_hold_no_machinery_and_dependencies_point_one_way(baked,
     for name, text in texts.items():
         if name.startswith(f"{package}/machinery/"):
             modules = own_imports(ast.parse(text), f"{package}.machinery")
-            assert not [m for m in modules if m.startswith((f"{package}.data", f"{package}.model"))], name
+            users = (f"{package}.data", f"{package}.model")
+            assert not [module for module in modules if module.startswith(users)], name
 
 
 def test_no_jinja_logic_is_left_in_the_package_or_the_scripts():

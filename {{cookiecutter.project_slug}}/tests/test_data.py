@@ -148,11 +148,13 @@ PROCESS_STATE = """
 import ast, atexit, importlib, importlib.util, pathlib, signal, sys, threading
 
 def state():
-    handlers = [signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)]
+    numbers = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+    handlers = [signal.getsignal(number) for number in numbers]
     return atexit._ncallbacks(), handlers, sys.excepthook, threading.excepthook
 
 # What the package's modules import from elsewhere may change the state: imported first.
-folder = pathlib.Path(importlib.util.find_spec("{{ cookiecutter.package_name }}").origin).parent
+package = "{{ cookiecutter.package_name }}"
+folder = pathlib.Path(importlib.util.find_spec(package).origin).parent
 files = sorted(folder.rglob("*.py"))
 for path in files:
     for node in ast.walk(ast.parse(path.read_text())):

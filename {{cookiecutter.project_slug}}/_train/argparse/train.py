@@ -138,7 +138,7 @@ def data_settings(args: argparse.Namespace) -> dict:
 
 
 def make_trainer(args: argparse.Namespace, callbacks: Sequence[Callback] = ()) -> pl.Trainer:
-    """The Trainer from its flags, with `callbacks` and the project's, in a run folder of its own."""
+    """The Trainer from its flags, with `callbacks` and the project's, in a run folder."""
     options = trainer_kwargs(args)
     return build_trainer(
         pl.Trainer,

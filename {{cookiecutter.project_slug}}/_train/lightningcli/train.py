@@ -201,6 +201,11 @@ def flag_name(section: str) -> Callable[[str], str]:
 class ParseOnly(CLI):
     """`train.py fit`'s parser and checks, building nothing: tune.py's config for every trial."""
 
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        super().add_arguments_to_parser(parser)
+        # Without subcommands the parser lacks fit's --ckpt_path, which tune.py refuses.
+        parser.add_argument("--ckpt_path", type=str | None, default=None)
+
     def before_instantiate_classes(self) -> None:
         check_config(self.config)
 

@@ -21,6 +21,7 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .errors import TrainingError
+from .workers import unless_hung_up
 
 
 def make_callbacks(
@@ -142,7 +143,7 @@ class ResumeHint(Callback):
         # As the run shuts down, a DataLoader worker may hang up mid-way through handing a
         # batch over; the thread receiving it would print that expected reset as a traceback.
         # The script's run (launcher.script_run) puts the usual hook back when it ends.
-        threading.excepthook = quiet_about_connection_resets
+        threading.excepthook = unless_hung_up(threading.__excepthook__)
 
 
 class StopWorkersOnError(Callback):
@@ -154,12 +155,6 @@ class StopWorkersOnError(Callback):
         # An error, a signal or a pruned trial during validation would otherwise leave the
         # training workers running until the process exits: in tune.py, a set per such trial.
         trainer.fit_loop.teardown()
-
-
-def quiet_about_connection_resets(args: threading.ExceptHookArgs) -> None:
-    """A thread's uncaught exception, printed as usual unless it is a dropped connection."""
-    if not issubclass(args.exc_type, ConnectionError):
-        threading.__excepthook__(args)
 
 
 class EpochLines(ProgressBar):

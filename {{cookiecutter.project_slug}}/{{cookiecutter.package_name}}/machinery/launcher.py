@@ -61,6 +61,8 @@ def hide_known_warnings() -> None:
         message="The dirpath has changed from",
         module=r"pytorch_lightning\.callbacks\.model_checkpoint",
     )
+    # tune.py runs LightningCLI from Python over its own command line, as intended.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
 
 
 def max_epochs_problem(max_epochs: int | None) -> str | None:

@@ -4,7 +4,7 @@ import atexit
 import multiprocessing
 import signal
 import sys
-from types import TracebackType
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -46,16 +46,20 @@ def init_worker(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A main process stopping mid-way through receiving a batch hangs up on the worker's
     # thread handing it over, which would print that expected hang-up as a traceback.
-    sys.excepthook = report_unless_hung_up
+    sys.excepthook = unless_hung_up(sys.__excepthook__)
     pl_worker_init_function(worker_id)
 
 
-def report_unless_hung_up(
-    exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None
-) -> None:
-    """Print an uncaught exception as usual, unless it is a dropped connection."""
-    if not issubclass(exc_type, ConnectionError):
-        sys.__excepthook__(exc_type, exc, traceback)
+def unless_hung_up(hook: Callable[..., None]) -> Callable[..., None]:
+    """`hook`, sys's or threading's excepthook, made silent about a dropped connection."""
+
+    def report(*args: Any) -> None:
+        # threading's hook takes one ExceptHookArgs; sys's takes (type, value, traceback).
+        exc_type = args[0].exc_type if len(args) == 1 else args[0]
+        if not issubclass(exc_type, ConnectionError):
+            hook(*args)
+
+    return report
 
 
 def stop_leftover_workers() -> None:
