@@ -128,19 +128,22 @@ def test_last_skips_a_newer_checkpoint_that_does_not_load(checkpoints, tmp_path)
     assert checkpoint["epoch"] == 2
 
 
-def test_last_skips_a_checkpoint_that_does_not_fit(checkpoints, tmp_path):
+def test_last_refuses_the_newest_checkpoint_when_it_does_not_fit(checkpoints, tmp_path):
     _, last = checkpoints
     copy_with_mtime(last, tmp_path / "old" / "last.ckpt", 1_000)
     copy_with_mtime(last, tmp_path / "new" / "last.ckpt", 2_000)
-
     seen = []
 
     def refuse_the_newest(checkpoint):
         seen.append(checkpoint)
         return "of another shape" if len(seen) == 1 else None
 
-    path, _ = find_checkpoint("last", tmp_path, refuse=refuse_the_newest)
-    assert path == tmp_path / "old" / "last.ckpt"
+    # The older one would fit, but last means the newest run's: it is refused, not skipped.
+    with pytest.raises(CheckpointError) as error:
+        find_checkpoint("last", tmp_path, refuse=refuse_the_newest)
+    newest = tmp_path / "new" / "last.ckpt"
+    assert str(error.value) == f"--ckpt_path last ({newest}): of another shape"
+    assert len(seen) == 1
 
 
 def test_last_with_nothing_usable_says_why_in_one_line(checkpoints, tmp_path):

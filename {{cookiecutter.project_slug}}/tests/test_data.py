@@ -358,6 +358,33 @@ BAD_DATA = {
         "inputs.npy: expected numbers shaped",
     ),
     "text-inputs": (np.array([["a"], ["b"]]), np.arange(2), "inputs.npy: expected numbers shaped"),
+    # What would train for hours and teach nothing, caught before a run folder is made.
+    "nan-input": (
+        np.where(np.arange(60).reshape(20, 3) == 31, np.nan, 1.0) * np.arange(3),
+        np.arange(20) % 2,
+        "inputs.npy: example 10 holds a NaN or an infinite value",
+    ),
+    "infinite-input": (
+        np.where(np.arange(60).reshape(20, 3) == 5, np.inf, 1.0) * np.arange(3),
+        np.arange(20) % 2,
+        "inputs.npy: example 1 holds a NaN or an infinite value",
+    ),
+    "constant-inputs": (np.ones((20, 3)), np.arange(20) % 2, "inputs.npy: every value is 1.0"),
+    "channels-last": (
+        np.random.default_rng(0).random((20, 16, 16, 3)),
+        np.arange(20) % 2,
+        "inputs.npy: shaped .20, 16, 16, 3., channels last",
+    ),
+    "labels-not-numbered-from-0": (
+        np.random.default_rng(0).random((20, 3)),
+        np.arange(20) * 1000,
+        "labels.npy: label 19000 would make 19001 classes for 20 examples",
+    ),
+    "too-few-to-split": (
+        np.random.default_rng(0).random((4, 3)),
+        np.array([0, 1, 0, 1]),
+        "4 examples are too few to split: none is left for validation",
+    ),
 }
 
 

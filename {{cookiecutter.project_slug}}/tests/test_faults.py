@@ -1,7 +1,7 @@
 """Runs off the happy path: signals, a full disk, a diverging loss, and runs started together."""
 
-import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,13 +9,15 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.machinery.checkpoints import DISK_THREAD
+from {{ cookiecutter.package_name }}.data import DEFAULT_DATA_DIR
+from {{ cookiecutter.package_name }}.machinery.files import owner
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from command_line import FLAG
+from command_line import FLAG, train_then_test_command
 from conftest import assert_no_workers_left, run_flags
 from train import main
 
@@ -145,53 +147,158 @@ def test_under_slurm_the_warning_signal_saves_requeues_and_the_rerun_resumes(dat
     assert (finished["epoch"], finished["global_step"]) == (4, 5 * 6)
 
 
-def fill_the_disk_while_writing(monkeypatch):
-    """torch.save writes the first checkpoint, then fails partway: the disk is full."""
-    real_save = torch.save
-    writes = []
-
-    def save_until_the_disk_fills(checkpoint, file):
-        writes.append(file.name)
-        if len(writes) <= 1:  # the first epoch's best.ckpt, which last.ckpt links to
-            return real_save(checkpoint, file)
-        file.write(b"\x00" * 1000)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(torch, "save", save_until_the_disk_fills)
+def mount(*arguments):
+    """Run mount(8), or skip the test where mounting is not permitted (not root, not Linux)."""
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command here: the real-disk tests need Linux and root")
+    finished = subprocess.run(["mount", *arguments], capture_output=True, text=True)
+    if finished.returncode != 0:
+        pytest.skip(f"mounting is not permitted here ({finished.stderr.strip()}): run as root")
 
 
-def fill_the_disk_while_syncing(monkeypatch):
-    """The thread that puts checkpoints on disk syncs the first, then finds the disk full."""
-    real_fsync = os.fsync
-    syncs = []
-
-    def fsync_until_the_disk_fills(fd):
-        if threading.current_thread().name.startswith(DISK_THREAD):
-            syncs.append(fd)
-            if len(syncs) > 1:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync_until_the_disk_fills)
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 3 MiB (tmpfs): room for one checkpoint of the default model."""
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    mount("-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder))
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-FILL_THE_DISK = [fill_the_disk_while_writing, fill_the_disk_while_syncing]
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A real read-only folder: a read-only bind mount, which root cannot write to either."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    mount("--bind", str(folder), str(folder))
+    mount("-o", "remount,bind,ro", str(folder))
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.mark.parametrize("num_workers", ["0", "2"])
-@pytest.mark.parametrize("fill_the_disk", FILL_THE_DISK)
-def test_a_full_disk_keeps_the_last_good_checkpoint(
-    data_dir, tmp_path, monkeypatch, fill_the_disk, num_workers
+def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so_in_one_line(
+    data_dir, small_disk, capfd, num_workers
 ):
-    fill_the_disk(monkeypatch)
+    flags = (FLAG["max_epochs"], "30", FLAG["num_workers"], num_workers)
     with pytest.raises(SystemExit) as exit_info:
-        main(run_flags(data_dir, tmp_path, FLAG["num_workers"], num_workers))
+        main(run_flags(data_dir, small_disk, *flags))
     assert_no_workers_left()
+    # torch.save fails inside its zip writer: an OSError, then a RuntimeError while closing.
     message = str(exit_info.value.code)
     assert message.startswith("error: no space left on device while writing ")
+    assert "Traceback" not in capfd.readouterr().err
+    (last,) = small_disk.rglob("last.ckpt")
+    assert "optimizer_states" in torch.load(last, weights_only=True)
+    assert list(small_disk.rglob("*.tmp")) == []
+
+
+def test_a_read_only_root_folder_is_one_line_and_writes_nothing(data_dir, read_only_folder):
+    with pytest.raises(SystemExit) as exit_info:
+        main(run_flags(data_dir, read_only_folder / "runs", FLAG["num_workers"], "0"))
+    message = str(exit_info.value.code)
+    assert message == (
+        f"error: {FLAG['default_root_dir']} {read_only_folder / 'runs'}: cannot write there"
+        " (Read-only file system)"
+    )
+    assert list(read_only_folder.iterdir()) == []
+
+
+KILLED_WHILE_WRITING = """
+import os, signal, sys
+from {{ cookiecutter.package_name }}.machinery.files import atomic_file
+with atomic_file(sys.argv[1]) as file:
+    file.write(b"half of a checkpoint")
+    file.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_next_run_removes_what_a_killed_run_left_half_written(data_dir, tmp_path):
+    checkpoints = tmp_path / "runs" / "version_0" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    project = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *sys.path])}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_WRITING, str(checkpoints / "last.ckpt")],
+        env=project,
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = checkpoints.glob(".last.ckpt.*.tmp")
+    # A file another process is writing right now is its own, and stays.
+    writing = checkpoints / f".best.ckpt.{owner()}.abcd1234.tmp"
+    writing.write_bytes(b"in progress")
+    main(run_flags(data_dir, tmp_path / "runs", FLAG["max_epochs"], "1", FLAG["num_workers"], "0"))
+    assert not left.exists()
+    assert writing.exists()
+
+
+@pytest.mark.parametrize("num_workers", ["0", "2"])
+def test_sigterm_while_testing_names_the_last_checkpoint(
+    data_dir, tmp_path, monkeypatch, lightning_log, num_workers
+):
+    test_step = {{ cookiecutter.model_class }}.test_step
+
+    def terminated_while_testing(model, batch, batch_idx):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return test_step(model, batch, batch_idx)
+
+    model_class = {{ cookiecutter.model_class }}
+    monkeypatch.setattr(model_class, "test_step", terminated_while_testing)
+    flags = run_flags(data_dir, tmp_path, FLAG["max_epochs"], "1", FLAG["num_workers"], num_workers)
+    with pytest.raises(SystemExit) as exit_info:
+        main(train_then_test_command(flags))
+    assert exit_info.value.code == 143
+    assert_no_workers_left()
     (last,) = tmp_path.rglob("last.ckpt")
-    assert torch.load(last, weights_only=True)["epoch"] == 0
-    assert [path.name for path in last.parent.iterdir() if path.name.endswith(".tmp")] == []
+    (line,) = [line for line in lightning_log.messages if line.startswith("Stopped by SIGTERM")]
+    assert line.startswith("Stopped by SIGTERM while testing: ")
+    assert str(last) in line
+
+
+def test_sigterm_while_preparing_data_stops_cleanly_and_writes_no_half_file(tmp_path, monkeypatch):
+    save = np.save
+
+    def terminated_while_saving(file, array):
+        if array.ndim > 1:  # inputs.npy, after labels.npy
+            file.write(b"\x93NUMPY half a file")
+            os.kill(os.getpid(), signal.SIGTERM)
+        save(file, array)
+
+    monkeypatch.setattr(np, "save", terminated_while_saving)
+    hook = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_info:
+        main(run_flags(DEFAULT_DATA_DIR, tmp_path / "runs", FLAG["num_workers"], "0"))
+    assert exit_info.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) == hook
+    assert not (tmp_path / DEFAULT_DATA_DIR / "inputs.npy").exists()
+    assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "runs").exists()
+
+
+# Data a run would train on for hours and learn nothing from.
+SILENTLY_RUINOUS = {
+    "a-nan-input": lambda rng: np.where(rng.random((60, 5)) < 0.01, np.nan, rng.random((60, 5))),
+    "constant-inputs": lambda rng: np.full((60, 5), 7.0),
+    "too-few-to-split": lambda rng: rng.random((4, 5)),
+}
+
+
+@pytest.mark.npy
+@pytest.mark.parametrize("make_inputs", SILENTLY_RUINOUS.values(), ids=SILENTLY_RUINOUS)
+def test_data_that_would_ruin_training_stops_it_in_one_line(tmp_path, make_inputs):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    inputs = make_inputs(np.random.default_rng(1))
+    np.save(folder / "inputs.npy", inputs)
+    np.save(folder / "labels.npy", np.arange(len(inputs)) % 2)
+    with pytest.raises(SystemExit) as exit_info:
+        main(run_flags(folder, tmp_path / "runs", FLAG["num_workers"], "0"))
+    message = str(exit_info.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    assert str(folder) in message
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_diverging_loss_fails_in_one_line(data_dir, tmp_path):

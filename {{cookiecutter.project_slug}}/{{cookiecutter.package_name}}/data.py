@@ -26,8 +26,8 @@ DEFAULT_DATA_DIR = "data"
 ALLOWED = {
     "batch_size": Allowed(int, 1),
     "num_workers": Allowed(int, 0),
-    "val_fraction": Allowed(float, 0, 1, high_excluded=True),
-    "test_fraction": Allowed(float, 0, 1, high_excluded=True),
+    "val_fraction": Allowed(float, 0, 1, low_excluded=True, high_excluded=True),
+    "test_fraction": Allowed(float, 0, 1, low_excluded=True, high_excluded=True),
     "split_seed": Allowed(int, 0, 2**32 - 1),
     "seed": Allowed(int, 0, 2**32 - 1),
 }
@@ -150,8 +150,8 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     def report(self) -> dict:
         """What the model is built from, read once from the training split; it writes nothing."""
         dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
-        train_indices, _, _ = split_indices(len(dataset), *self._split_settings())
-        return describe(dataset, train_indices, Path(self.hparams.data_dir))
+        splits = split_indices(len(dataset), *self._split_settings())
+        return describe(dataset, splits, Path(self.hparams.data_dir))
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -123,6 +123,19 @@ def test_resume_refuses_a_flag_that_contradicts_the_checkpoint(data_dir, tmp_pat
     assert "it was trained with --channels 8, not 16" in message
 
 
+def test_last_is_the_newest_run_and_a_flag_that_contradicts_it_is_refused(data_dir, tmp_path):
+    main(short_run(data_dir, tmp_path, "--channels", "8"))
+    main(short_run(data_dir, tmp_path, "--channels", "16"))
+    newest = max(tmp_path.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)
+    # The older run has --channels 8, but last means the newest: it is refused, not skipped.
+    with pytest.raises(SystemExit) as exit_info:
+        main(short_run(data_dir, tmp_path, "--ckpt_path", "last", "--channels", "8"))
+    message = str(exit_info.value.code)
+    assert message == (
+        f"error: --ckpt_path last ({newest}): it was trained with --channels 16, not 8"
+    )
+
+
 def table_of(folder, num_features=9, classes=4):
     """A small table of features in the project's format."""
     folder.mkdir()
@@ -178,6 +191,14 @@ BAD_FLAGS = {
     # Lightning's barebones mode refuses the logger and callbacks every run here has.
     "barebones": (["--barebones", "true"], "--barebones"),
     "one-class": (["--num_classes", "1"], "--num_classes"),
+    # The model's flags take the ranges model.py's ALLOWED gives them.
+    "learning-rate-negative": (["--learning_rate", "-1"], "--learning_rate"),
+    "learning-rate-nan": (["--learning_rate", "nan"], "--learning_rate"),
+    "dropout-above-1": (["--dropout", "1.5"], "--dropout"),
+    "channels-zero": (["--channels", "0"], "--channels"),
+    "hidden-units-zero": (["--hidden_units", "0"], "--hidden_units"),
+    "lr-decay-zero": (["--lr_decay", "0"], "--lr_decay"),
+    "weight-decay-negative": (["--weight_decay", "-0.1"], "--weight_decay"),
 }
 
 

@@ -1,12 +1,10 @@
 """Train and test the model. `python train.py --help` lists the three groups of arguments."""
 
 import argparse
-import inspect
 from collections.abc import Sequence
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.utilities import rank_zero_info
 
 from {{ cookiecutter.package_name }}.data import (
     ALLOWED,
@@ -17,10 +15,14 @@ from {{ cookiecutter.package_name }}.machinery.callbacks import (
     saved_checkpoints,
 )
 from {{ cookiecutter.package_name }}.machinery.checkpoints import find_checkpoint
-from {{ cookiecutter.package_name }}.machinery.data_report import data_mismatch
-from {{ cookiecutter.package_name }}.machinery.errors import ArgumentParser, DataError
+from {{ cookiecutter.package_name }}.machinery.data_report import (
+    checked_num_classes,
+    data_mismatch,
+)
+from {{ cookiecutter.package_name }}.machinery.errors import ArgumentParser
 from {{ cookiecutter.package_name }}.machinery.launcher import (
     build_trainer,
+    constructor_defaults,
     max_epochs_problem,
     report_checkpoints,
     resumed_settings,
@@ -58,12 +60,8 @@ def build_parser() -> ArgumentParser:
         type=Allowed(int, 2).parse,
         help="number of classes, if more than the labels show; if not given, the largest label + 1",
     )
-    program.add_argument(
-        "--seed", type=ALLOWED["seed"].parse, help="seed for every random generator"
-    )
-    program.add_argument(
-        "--batch_size", type=ALLOWED["batch_size"].parse, help="examples per batch"
-    )
+    program.add_argument("--seed", type=ALLOWED["seed"].parse, help="seed of every generator")
+    program.add_argument("--batch_size", type=ALLOWED["batch_size"].parse, help="batch size")
     program.add_argument(
         "--num_workers",
         type=ALLOWED["num_workers"].parse,
@@ -81,7 +79,8 @@ def build_parser() -> ArgumentParser:
     )
     # The data flags' defaults are the data module's. Project defaults for a few Trainer
     # arguments; every other one keeps Lightning's.
-    parser.set_defaults(**data_defaults())
+    data_defaults = constructor_defaults({{ cookiecutter.datamodule_class }}, DATA_FLAGS)
+    parser.set_defaults(**data_defaults)
     parser.set_defaults(
         max_epochs=8, deterministic=True, default_root_dir="outputs", log_every_n_steps=10
     )
@@ -123,7 +122,8 @@ def fit(
         datamodule.prepare_data()
         data_report = {name: getattr(datamodule, name) for name in DATA_ARGUMENTS}
         if args.num_classes is not None:
-            data_report["num_classes"] = checked_num_classes(args.num_classes, datamodule)
+            found, source = datamodule.num_classes, datamodule.hparams.data_dir
+            data_report["num_classes"] = checked_num_classes(args.num_classes, found, source)
         hyperparameters = {name: getattr(args, name) for name in hyperparameter_defaults()}
         model = {{ cookiecutter.model_class }}(**data_report, **hyperparameters)
     trainer = make_trainer(args, callbacks)
@@ -152,27 +152,12 @@ def make_trainer(args: argparse.Namespace, callbacks: Sequence[Callback] = ()) -
     )
 
 
-def checked_num_classes(num_classes: int, datamodule: pl.LightningDataModule) -> int:
-    """--num_classes may leave room for classes the labels lack, never drop one they hold."""
-    if num_classes < datamodule.num_classes:
-        raise DataError(
-            f"--num_classes {num_classes} contradicts the data: {datamodule.hparams.data_dir}"
-            f" holds labels 0 to {datamodule.num_classes - 1}"
-        )
-    return num_classes
-
-
 def resume(args: argparse.Namespace) -> tuple[str, pl.LightningDataModule, pl.LightningModule]:
     """The checkpoint to resume, and the data module and model built as it was trained."""
     path, checkpoint = find_checkpoint(
         args.ckpt_path,
         args.default_root_dir,
         refuse=lambda checkpoint: resumed_datamodule(args, checkpoint)[1],
-    )
-    epoch = checkpoint["epoch"]
-    rank_zero_info(
-        f"Resuming from {path}: epoch {epoch} done, step {checkpoint['global_step']};"
-        f" training continues at epoch {epoch + 1}"
     )
     model = {{ cookiecutter.model_class }}(**checkpoint["hyper_parameters"])
     return str(path), resumed_datamodule(args, checkpoint)[0], model
@@ -183,24 +168,16 @@ def resumed_datamodule(
 ) -> tuple[pl.LightningDataModule, str | None]:
     """The data module as the checkpoint was trained, and why the flags or data clash, if so."""
     saved = {**checkpoint["datamodule_hyper_parameters"], **checkpoint["hyper_parameters"]}
-    defaults = {**hyperparameter_defaults(), **data_defaults()}
+    data_defaults = constructor_defaults({{ cookiecutter.datamodule_class }}, DATA_FLAGS)
+    defaults = {**hyperparameter_defaults(), **data_defaults}
     requested = {name: getattr(args, name) for name in defaults}
     settings, clash = resumed_settings(saved, requested, defaults, lambda name: f"--{name}")
-    datamodule = {{ cookiecutter.datamodule_class }}(
-        **{
-            **checkpoint["datamodule_hyper_parameters"],
-            **{name: settings[name] for name in DATA_FLAGS},
-        }
-    )
+    saved_data = checkpoint["datamodule_hyper_parameters"]
+    data = {name: settings[name] for name in DATA_FLAGS}
+    datamodule = {{ cookiecutter.datamodule_class }}(**{**saved_data, **data})
     datamodule.prepare_data()
     # The data first: a --data_dir that does not fit is told what the checkpoint expects.
     return datamodule, data_mismatch(saved, datamodule.predict_dataset()) or clash
-
-
-def data_defaults() -> dict:
-    """The data module's flags and their defaults, from its constructor's signature."""
-    parameters = inspect.signature({{ cookiecutter.datamodule_class }}).parameters
-    return {name: parameters[name].default for name in DATA_FLAGS}
 
 
 def main(argv: list[str] | None = None) -> dict:

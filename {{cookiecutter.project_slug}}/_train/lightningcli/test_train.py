@@ -146,6 +146,27 @@ def test_resume_refuses_a_setting_that_contradicts_the_checkpoint(data_dir, tmp_
     assert "it was trained with --model.channels 8, not 16" in str(exit_info.value.code)
 
 
+def test_last_is_the_newest_run_and_a_setting_that_contradicts_it_is_refused(data_dir, tmp_path):
+    fit(data_dir, tmp_path, "--model.channels", "8")
+    fit(data_dir, tmp_path, "--model.channels", "16")
+    newest = max(tmp_path.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)
+    # The older run has channels 8, but last means the newest: it is refused, not skipped.
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path, "--ckpt_path", "last", "--model.channels", "8")
+    assert str(exit_info.value.code) == (
+        f"error: --ckpt_path last ({newest}): it was trained with --model.channels 16, not 8"
+    )
+
+
+def test_resume_refuses_another_seed_and_keeps_the_checkpoints_own(data_dir, tmp_path):
+    fit(data_dir, tmp_path, "--seed_everything", "7")
+    with pytest.raises(SystemExit) as exit_info:
+        fit(data_dir, tmp_path, "--ckpt_path", "last", "--seed_everything", "8")
+    assert "it was trained with --seed_everything 7, not 8" in str(exit_info.value.code)
+    resumed = fit(data_dir, tmp_path, "--ckpt_path", "last", "--trainer.max_epochs", "2")
+    assert resumed.datamodule.hparams.seed == 7
+
+
 def test_resuming_from_best_goes_back_to_the_best_epoch(data_dir, tmp_path):
     fit(data_dir, tmp_path)
     (best,) = tmp_path.rglob("best.ckpt")
@@ -177,6 +198,12 @@ BAD_SETTINGS = {
     "workers-negative": (["--data.num_workers", "-1"], "num_workers -1 is not allowed"),
     "max-epochs-zero": (["--trainer.max_epochs", "0"], "trainer.max_epochs 0 is not allowed"),
     "barebones": (["--trainer.barebones", "true"], "trainer.barebones is not available"),
+    # The model's and the data's settings take the ranges their ALLOWED gives them.
+    "learning-rate-negative": (["--model.learning_rate", "-1"], "model.learning_rate -1.0 is not"),
+    "dropout-above-1": (["--model.dropout", "1.5"], "model.dropout 1.5 is not allowed"),
+    "channels-zero": (["--model.channels", "0"], "model.channels 0 is not allowed"),
+    "lr-decay-zero": (["--model.lr_decay", "0"], "model.lr_decay 0.0 is not allowed"),
+    "val-fraction-zero": (["--data.val_fraction", "0"], "data.val_fraction 0.0 is not allowed"),
 }
 
 

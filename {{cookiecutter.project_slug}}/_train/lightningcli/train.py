@@ -3,7 +3,6 @@
 configs/default.yaml holds the project's defaults; `--config FILE` and flags override them.
 """
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import yaml
 from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.trainer import Trainer
-from pytorch_lightning.utilities import rank_zero_info
 
 from {{ cookiecutter.package_name }}.data import (
     ALLOWED,
@@ -28,11 +26,14 @@ from {{ cookiecutter.package_name }}.machinery.data_report import data_mismatch
 from {{ cookiecutter.package_name }}.machinery.errors import OneLineError, SettingsError
 from {{ cookiecutter.package_name }}.machinery.launcher import (
     build_trainer,
+    constructor_defaults,
     max_epochs_problem,
     report_checkpoints,
     resumed_settings,
     script_run,
 )
+from {{ cookiecutter.package_name }}.machinery.settings import check_settings
+from {{ cookiecutter.package_name }}.model import ALLOWED as MODEL_ALLOWED
 from {{ cookiecutter.package_name }}.model import (
     DATA_ARGUMENTS,
     {{ cookiecutter.model_class }},
@@ -68,12 +69,6 @@ def linked_from_data(config: Namespace) -> str:
     values = yaml.safe_dump({"model": report}, default_flow_style=None, sort_keys=False)
     heading = f"Linked from the data, not options of their own ({data.hparams.data_dir}):"
     return "".join(f"# {line}\n" for line in [heading, *values.splitlines()])
-
-
-def data_defaults() -> dict:
-    """The data module's settings and their defaults, from its constructor's signature."""
-    parameters = inspect.signature({{ cookiecutter.datamodule_class }}).parameters
-    return {name: parameter.default for name, parameter in parameters.items()}
 
 
 class CLI(LightningCLI):
@@ -121,7 +116,6 @@ class CLI(LightningCLI):
         root_dir = config.trainer.default_root_dir
         path, checkpoint = find_checkpoint(config.ckpt_path, root_dir, self.subcommand, refuse)
         config.ckpt_path = str(path)
-        rank_zero_info(f"{self.subcommand}: weights from {path} (epoch {checkpoint['epoch']})")
         # The network, its classes and its input scaling are the checkpoint's, not this data's.
         self.trained_on = {name: checkpoint["hyper_parameters"][name] for name in DATA_ARGUMENTS}
         for section, settings in self.checkpoint_settings(config, checkpoint)[0].items():
@@ -136,7 +130,8 @@ class CLI(LightningCLI):
         """
         sections = {"model": (checkpoint["hyper_parameters"], hyperparameter_defaults())}
         if self.subcommand == "fit":
-            sections["data"] = (checkpoint["datamodule_hyper_parameters"], data_defaults())
+            data_defaults = constructor_defaults({{ cookiecutter.datamodule_class }})
+            sections["data"] = (checkpoint["datamodule_hyper_parameters"], data_defaults)
         resolved = {}
         for section, (saved, defaults) in sections.items():
             requested = {name: config[section][name] for name in defaults}
@@ -170,7 +165,7 @@ class CLI(LightningCLI):
             seed=config.seed_everything,
             logger=False if predicting else trainer.logger,
             validating=trainer.limit_val_batches != 0,
-            no_validation_flag="--trainer.limit_val_batches 0",
+            flag=lambda name: f"--trainer.{name}",
             # The project's callbacks join any the config names.
             callbacks=trainer.callbacks or [],
             run_folder=not predicting,
@@ -182,7 +177,9 @@ class CLI(LightningCLI):
 
 
 def check_config(config: Namespace) -> None:
-    """Refuse, in one line, the Trainer settings no run of this project can use."""
+    """Refuse, in one line, a setting no run of this project can use, before building anything."""
+    check_settings(MODEL_ALLOWED, config.model, prefix="model.")
+    check_settings(ALLOWED, config.data, prefix="data.")
     problem = max_epochs_problem(config.trainer.max_epochs)
     if problem:
         raise SettingsError(f"trainer.max_epochs {problem}")

@@ -125,8 +125,19 @@ class ReseedEveryEpoch(Callback):
         torch.manual_seed(seed)  # also seeds every GPU
 
 
+# How a message names the stage a run was in, other than training.
+STAGE_NAMES = {"test": "testing", "validate": "validating", "predict": "predicting"}
+
+
 class ResumeHint(Callback):
-    """When SIGTERM or Ctrl-C stops training, say in one line how to resume it."""
+    """When SIGTERM or Ctrl-C stops a run, say in one line what it leaves and how to go on."""
+
+    def __init__(self) -> None:
+        self.trained = ""  # last.ckpt of a fit that finished, before any testing
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Testing restores the callbacks' state from the checkpoint it tests, an older one.
+        self.trained = saved_checkpoints(trainer)[1]
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
@@ -134,12 +145,21 @@ class ResumeHint(Callback):
         if not isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
             return
         signal_name = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C (SIGINT)"
-        _, latest = saved_checkpoints(trainer)
-        if latest:
+        latest = saved_checkpoints(trainer)[1]
+        if trainer.state.fn != "fit":
+            stage = STAGE_NAMES.get(trainer.state.fn.value, trainer.state.fn.value)
+            when = f"while {stage}"
+            if self.trained:
+                advice = f"training had finished, and {self.trained} holds its last epoch"
+            else:
+                advice = f"nothing to resume; the checkpoint was {trainer.ckpt_path}"
+        elif latest:
+            when = f"in epoch {trainer.current_epoch}"
             advice = f"{latest} holds the last finished epoch; add --ckpt_path last to resume"
         else:
+            when = f"in epoch {trainer.current_epoch}"
             advice = "no epoch had finished, so there is nothing to resume"
-        rank_zero_info(f"Stopped by {signal_name} in epoch {trainer.current_epoch}: {advice}.")
+        rank_zero_info(f"Stopped by {signal_name} {when}: {advice}.")
         # As the run shuts down, a DataLoader worker may hang up mid-way through handing a
         # batch over; the thread receiving it would print that expected reset as a traceback.
         # The script's run (launcher.script_run) puts the usual hook back when it ends.

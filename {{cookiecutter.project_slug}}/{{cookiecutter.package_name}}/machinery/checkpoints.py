@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from pytorch_lightning.plugins import TorchCheckpointIO
+from pytorch_lightning.utilities import rank_zero_info
 
 from .errors import CheckpointError
 from .files import discard, link_or_copy, open_beside, replace_with
@@ -91,13 +92,25 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 @contextmanager
 def checkpoint_errors(path: Path) -> Iterator[None]:
-    """Turn an OSError while writing the checkpoint at `path` into a one-line CheckpointError."""
+    """Turn a failure to write the checkpoint at `path` into a one-line CheckpointError."""
     try:
         yield
-    except OSError as err:
-        if err.errno == errno.ENOSPC:
+    except (OSError, RuntimeError) as err:
+        cause = os_error_behind(err)
+        if cause is None:
+            raise
+        if cause.errno == errno.ENOSPC:
             raise CheckpointError(f"no space left on device while writing {path}") from None
-        raise CheckpointError(f"cannot write {path} ({err.strerror})") from None
+        raise CheckpointError(f"cannot write {path} ({cause.strerror})") from None
+
+
+def os_error_behind(err: BaseException | None) -> OSError | None:
+    """The OSError an error is, or was raised while handling: a full disk, say."""
+    # On a full disk torch's zip writer fails twice: an OSError, then, closing the archive,
+    # a RuntimeError ("unexpected pos") raised while handling it.
+    while err is not None and not isinstance(err, OSError):
+        err = err.__context__
+    return err
 
 
 def training_state(checkpoint: dict) -> tuple:
@@ -133,11 +146,13 @@ def find_checkpoint(
     subcommand: str = "fit",
     refuse: Callable[[dict], str | None] = lambda checkpoint: None,
 ) -> tuple[Path, dict]:
-    """The checkpoint --ckpt_path names, read and checked: (its path, its contents).
+    """The checkpoint --ckpt_path names, read, checked and announced: (its path, its contents).
 
-    "last" and "best": the newest such file under root_dir that loads and `refuse` accepts.
+    "last" and "best": the newest such file under root_dir that loads; `refuse` must accept it.
     """
-    # `refuse` says why a checkpoint does not fit this run, or returns None. Lightning itself
+    # `refuse` says why a checkpoint does not fit this run, or returns None. A damaged newest
+    # file is passed over for the next newest; one that loads but does not fit is refused, as
+    # the run meant is the newest one, not an older one that happens to fit. Lightning itself
     # would look for "last" and "best" in this new run, which has none yet. `fit` resumes,
     # so it needs the whole training state; the other subcommands need only the weights.
     if ckpt_path is None:
@@ -151,7 +166,7 @@ def find_checkpoint(
         reason = refuse(checkpoint)
         if reason:
             raise CheckpointError(f"--ckpt_path {ckpt_path}: {reason}")
-        return Path(ckpt_path), checkpoint
+        return announced(Path(ckpt_path), checkpoint, subcommand)
     found = sorted(
         Path(root_dir).rglob(f"{ckpt_path}*.ckpt"), key=lambda path: path.stat().st_mtime
     )
@@ -165,10 +180,24 @@ def find_checkpoint(
             reasons.append(str(err).removeprefix("--ckpt_path "))
             continue
         reason = refuse(checkpoint)
-        if not reason:
-            return path, checkpoint
-        reasons.append(f"{path}: {reason}")
+        if reason:
+            raise CheckpointError(f"--ckpt_path {ckpt_path} ({path}): {reason}")
+        return announced(path, checkpoint, subcommand)
     raise CheckpointError(
         f"--ckpt_path {ckpt_path}: no usable {ckpt_path}.ckpt under {root_dir}"
         f" ({'; '.join(reasons)})"
     )
+
+
+def announced(path: Path, checkpoint: dict, subcommand: str) -> tuple[Path, dict]:
+    """Say which checkpoint a run takes, and where training goes on from; return both."""
+    epoch = checkpoint["epoch"]
+    if subcommand == "fit":
+        message = (
+            f"Resuming from {path}: epoch {epoch} done, step {checkpoint['global_step']};"
+            f" training continues at epoch {epoch + 1}"
+        )
+    else:
+        message = f"{subcommand}: weights from {path} (epoch {epoch})"
+    rank_zero_info(message)
+    return path, checkpoint

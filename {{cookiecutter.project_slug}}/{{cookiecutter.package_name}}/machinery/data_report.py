@@ -1,5 +1,6 @@
 """The data's checks and report: arrays that fit the project, and what the model is built from."""
 
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from .errors import DataError
 
 # Enough training examples for steady input statistics, few enough to read in a moment.
 STATISTICS_SAMPLE = 1000
+SPLITS = ("training", "validation", "test")
 
 
 def read_inputs(path: Path) -> np.ndarray:
@@ -23,6 +25,12 @@ def read_inputs(path: Path) -> np.ndarray:
         raise DataError(
             f"{path}: expected numbers shaped (N, H, W) or (N, C, H, W) for"
             f" images, or (N, F) for a table of features; got {inputs.dtype} {inputs.shape}"
+        )
+    # (N, 32, 32, 3) would otherwise train as 32 channels of 32x3 images.
+    if inputs.ndim == 4 and inputs.shape[3] in (1, 3, 4) and min(inputs.shape[1:3]) > 4:
+        raise DataError(
+            f"{path}: shaped {inputs.shape}, channels last; the project takes (N, C, H, W):"
+            " save np.moveaxis(inputs, 3, 1)"
         )
     return inputs
 
@@ -58,24 +66,63 @@ def load_array(path: Path) -> np.ndarray:
     return array.view(np.ndarray)
 
 
-def describe(dataset: Dataset, train_indices: Sequence[int], source: Path) -> dict:
+def describe(dataset: Dataset, splits: Sequence[Sequence[int]], source: Path) -> dict:
     """What the model is built from: one example's shape, the classes, the input statistics.
 
-    Only `__len__`, `__getitem__` and `labels` are used: a Dataset of any format serves.
+    `splits` are the train, validation and test indices; each must hold an example.
     """
-    if not train_indices:
-        raise DataError(f"data_dir {source}: too few examples to split")
-    sample = (dataset[index][0] for index in sorted(train_indices[:STATISTICS_SAMPLE]))
-    mean, std = channel_statistics(sample)
+    # Only `__len__`, `__getitem__` and `labels` are used, so a Dataset of any format serves;
+    # the .npy one's whole arrays are checked too.
     num_classes = int(dataset.labels.max()) + 1
     if num_classes < 2:
         raise DataError(f"{dataset.labels_path}: expected at least 2 classes; all labels are 0")
+    if num_classes > len(dataset):
+        raise DataError(
+            f"{dataset.labels_path}: label {num_classes - 1} would make {num_classes} classes for"
+            f" {len(dataset)} examples; labels must number the classes from 0"
+        )
+    empty = [name for name, split in zip(SPLITS, splits, strict=True) if not split]
+    if empty:
+        raise DataError(
+            f"data_dir {source}: {len(dataset)} examples are too few to split: none is left for"
+            f" {' or '.join(empty)}; bring more, or give val_fraction and test_fraction that"
+            " leave each at least one"
+        )
+    if isinstance(getattr(dataset, "inputs", None), np.ndarray):
+        check_values(dataset.inputs, dataset.inputs_path)
+    train_indices = splits[0]
+    sample = (dataset[index][0] for index in sorted(train_indices[:STATISTICS_SAMPLE]))
+    mean, std = channel_statistics(sample)
     return {
         "input_shape": tuple(dataset[train_indices[0]][0].shape),
         "num_classes": num_classes,
         "input_mean": mean,
         "input_std": std,
     }
+
+
+def check_values(inputs: np.ndarray, path: Path, chunk: int = 4096) -> None:
+    """Refuse inputs that hold a NaN or an infinity, or that are all one value."""
+    # Read in chunks: memory stays flat however large the memory-mapped file is.
+    low, high = math.inf, -math.inf
+    for start in range(0, len(inputs), chunk):
+        block = np.asarray(inputs[start : start + chunk])
+        if np.issubdtype(block.dtype, np.floating) and not np.isfinite(block).all():
+            bad = start + int(np.argwhere(~np.isfinite(block))[0][0])
+            raise DataError(f"{path}: example {bad} holds a NaN or an infinite value")
+        low, high = min(low, block.min()), max(high, block.max())
+    if low == high:
+        raise DataError(f"{path}: every value is {low}: there is nothing to learn from")
+
+
+def checked_num_classes(num_classes: int, found: int, source: str | Path) -> int:
+    """--num_classes may leave room for classes the labels lack, never drop one they hold."""
+    if num_classes < found:
+        raise DataError(
+            f"--num_classes {num_classes} contradicts the data: {source} holds labels"
+            f" 0 to {found - 1}"
+        )
+    return num_classes
 
 
 def channel_statistics(examples: Iterable[torch.Tensor]) -> tuple[list[float], list[float]]:

@@ -2,7 +2,9 @@
 
 import errno
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -28,7 +30,9 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterato
 
 def open_beside(path: Path, mode: str = "wb", **open_args: Any) -> IO:
     """A new temporary file in `path`'s folder, for `replace_with` to put in its place."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_abandoned(path.parent, path.name)
+    prefix = f".{path.name}.{owner()}."
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     os.close(handle)
     try:
         os.chmod(temp_name, file_mode(path))
@@ -53,7 +57,9 @@ def replace_with(file: IO, path: Path) -> None:
 
 def discard(file: IO) -> None:
     """Close and delete a temporary file that will not replace anything."""
-    file.close()
+    # On a full disk, closing fails too, flushing what is left in the buffer: delete anyway.
+    with suppress(OSError):
+        file.close()
     with suppress(FileNotFoundError):
         os.unlink(file.name)
 
@@ -76,7 +82,7 @@ def link_or_copy(source: Path, path: Path) -> None:
     # Files here are replaced, never rewritten in place, so two names can share one file safely.
     if path.exists() and path.samefile(source):
         return  # renaming a link over its own file would do nothing and leave the link behind
-    temp_name = path.with_name(f".{path.name}.{os.getpid()}.link.tmp")
+    temp_name = path.with_name(f".{path.name}.{owner()}.link.tmp")
     with suppress(FileNotFoundError):
         os.unlink(temp_name)
     try:
@@ -88,3 +94,39 @@ def link_or_copy(source: Path, path: Path) -> None:
             shutil.copyfileobj(original, file)
         return
     os.replace(temp_name, path)
+
+
+# A temporary file's name says who writes it: .<name>.<host>-<pid>.<random>.tmp
+TEMPORARY_NAME = re.compile(r"\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.\w+\.tmp")
+
+
+def owner() -> str:
+    """This process, as a temporary file's name records it: host name and process id."""
+    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def remove_abandoned(folder: str | Path, name: str = "") -> None:
+    """Delete the temporary files that a process of this host left as it died, under `folder`.
+
+    Given a name, only those for a file of that name in `folder` itself.
+    """
+    # Those of a process still running, or of another host sharing the disk, are its own.
+    host = owner().rsplit("-", 1)[0]
+    found = Path(folder).glob(f".{name}.*.tmp") if name else Path(folder).rglob(".*.tmp")
+    for path in found:
+        match = TEMPORARY_NAME.fullmatch(path.name)
+        if match and match["host"] == host and not running(int(match["pid"])):
+            with suppress(FileNotFoundError):
+                path.unlink()
+
+
+def running(pid: int) -> bool:
+    """Whether a process with this id runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True

@@ -1,22 +1,26 @@
 """What train.py and tune.py of either command line share: the Trainer's parts, resume, errors."""
 
+import inspect
+import signal
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_info
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from .callbacks import make_callbacks, saved_checkpoints
 from .checkpoints import AtomicCheckpointIO
 from .errors import OneLineError, first_line, interruption_exit_code
+from .files import remove_abandoned
 from .logger import make_logger
 from .runs import claim_run_dir, remove_empty_folder
 
@@ -29,6 +33,9 @@ FREE_ON_RESUME = {"data_dir", "num_workers"}
 def script_run() -> Iterator[None]:
     """Around a script's work: errors in one line, the shell's exit codes, hooks put back."""
     excepthook = threading.excepthook
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         with warnings.catch_warnings():
             hide_known_warnings()
@@ -37,11 +44,23 @@ def script_run() -> Iterator[None]:
         sys.exit(f"error: {err}")
     except MisconfigurationException as err:
         sys.exit(f"error: {first_line(err)}")
+    except OSError as err:  # a full disk or a read-only folder, where a file is written
+        sys.exit(f"error: {err.filename}: {err.strerror}" if err.filename else f"error: {err}")
     except SystemExit as stop:
         sys.exit(interruption_exit_code(stop) or stop.code)
     finally:
         # A stopped run quiets the threads' hook while it shuts down (callbacks.ResumeHint).
         threading.excepthook = excepthook
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM outside a fit (preparing data, between trials): stop as a fit does, cleanly."""
+    # During a fit, Lightning's own handler calls this one as well, then stops the fit at the
+    # end of the step; raising here would cut the step short.
+    if signal.getsignal(signal.SIGTERM) is stop_on_sigterm:
+        raise SIGTERMException()
 
 
 def hide_known_warnings() -> None:
@@ -78,7 +97,7 @@ def build_trainer(
     seed: int,
     logger: bool | Logger | None = True,
     validating: bool = True,
-    no_validation_flag: str = "--limit_val_batches 0",
+    flag: Callable[[str], str] = lambda name: f"--{name}",
     callbacks: Sequence[Callback] = (),
     run_folder: bool = True,
     patience: int = 5,
@@ -88,15 +107,26 @@ def build_trainer(
 
     The run gets a folder of its own under root_dir, removed again if the Trainer is refused.
     """
+    # `flag` spells a Trainer argument as the command line does, for the messages.
     if not validating:
-        rank_zero_info(f"No validation ({no_validation_flag}): no early stopping and no best.ckpt.")
+        rank_zero_info(
+            f"No validation ({flag('limit_val_batches')} 0): no early stopping and no best.ckpt."
+        )
     run_dir = None
-    # True or None: the project's logger. A logger of the user's own (a LightningCLI config
-    # may name one) keeps its own folder.
-    if logger is None or logger is True:
-        logger, run_dir = make_logger(root_dir)
-    elif logger is False and run_folder:
-        run_dir = claim_run_dir(root_dir)
+    try:
+        # Files that runs killed mid-write left under the root folder.
+        if Path(root_dir).is_dir():
+            remove_abandoned(root_dir)
+        # True or None: the project's logger. A logger of the user's own (a LightningCLI
+        # config may name one) keeps its own folder.
+        if logger is None or logger is True:
+            logger, run_dir = make_logger(root_dir)
+        elif logger is False and run_folder:
+            run_dir = claim_run_dir(root_dir)
+    except OSError as err:
+        raise OneLineError(
+            f"{flag('default_root_dir')} {root_dir}: cannot write there ({err.strerror})"
+        ) from None
     project_callbacks = make_callbacks(
         seed=seed,
         enable_checkpointing=options.get("enable_checkpointing") is not False,
@@ -122,6 +152,12 @@ def report_checkpoints(trainer: pl.Trainer, then: str) -> None:
     reason = "validated" if trainer.checkpoint_callbacks else "checkpointed"
     saved = f"the final weights are in {last}" if last else "the final weights were not saved"
     rank_zero_info(f"No best checkpoint (no epoch was {reason}): {saved}; {then}")
+
+
+def constructor_defaults(cls: type, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The default of each of a class's constructor arguments (of `names`, if given)."""
+    parameters = inspect.signature(cls).parameters
+    return {name: parameters[name].default for name in names or parameters}
 
 
 def resumed_settings(

@@ -63,8 +63,13 @@ class Allowed:
         return value
 
 
-def check_settings(allowed: Mapping[str, Allowed], settings: Mapping[str, Any]) -> None:
-    """Raise SettingsError for the first setting a rule in `allowed` refuses; None passes."""
+def check_settings(
+    allowed: Mapping[str, Allowed], settings: Mapping[str, Any], prefix: str = ""
+) -> None:
+    """Raise SettingsError for the first setting a rule in `allowed` refuses; None passes.
+
+    The message names the setting with `prefix` before it, as its flag does ("model.").
+    """
     for name, rule in allowed.items():
         if settings.get(name) is not None:
-            rule.check(name, settings[name])
+            rule.check(prefix + name, settings[name])

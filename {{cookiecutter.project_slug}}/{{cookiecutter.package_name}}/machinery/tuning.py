@@ -19,6 +19,7 @@ import optuna
 import pytorch_lightning as pl
 import sqlalchemy.exc
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .callbacks import run_directory
 from .errors import OneLineError, TrainingError, first_line, interruption_exit_code
@@ -76,7 +77,10 @@ def add_tuning_args(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
 def default_storage(root_dir: str | Path) -> str:
     """A SQLite database in the runs folder: a real database, with nothing to install or run."""
     path = Path(root_dir).resolve() / "optuna.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise TuneError(f"{root_dir}: cannot write the study there ({err.strerror})") from None
     return f"sqlite:///{path}"
 
 
@@ -206,6 +210,8 @@ def search(
     except KeyboardInterrupt as err:
         # Between trials or inside one: Optuna has marked a running trial FAIL already.
         raise TrialInterrupted(130) from err
+    except SIGTERMException as err:  # between trials (launcher.stop_on_sigterm)
+        raise TrialInterrupted(143) from err
 
 
 def run_search(
@@ -224,7 +230,13 @@ def run_search(
     study = open_study(options.study_name, storage, seed)
 
     def objective(trial: optuna.Trial) -> float:
-        suggested = suggest(PartlyFixedTrial(trial, fixed))
+        try:
+            suggested = suggest(PartlyFixedTrial(trial, fixed))
+        except ValueError as err:  # Optuna's word for a parameter whose kind changed
+            raise TuneError(
+                f"study {study.study_name!r}: the search space changed since its first trials"
+                f" ({first_line(err)}); give another --study_name"
+            ) from None
         reporter = ReportToTrial(trial)
         try:
             train_trial({k: v for k, v in suggested.items() if k not in fixed}, [reporter])
