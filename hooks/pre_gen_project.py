@@ -32,6 +32,7 @@ RESERVED_CLASS_NAMES = {
     "AtomicCheckpointIO",
     "BasePredictionWriter",
     "CLI",
+    "COMPLETE",
     "CSVPredictionWriter",
     "Callable",
     "Callback",
@@ -42,6 +43,7 @@ RESERVED_CLASS_NAMES = {
     "DistributedSampler",
     "EpochLines",
     "F",
+    "FAIL",
     "FLAG",
     "HelpFormatter",
     "IO",
@@ -53,10 +55,12 @@ RESERVED_CLASS_NAMES = {
     "MulticlassAccuracy",
     "Namespace",
     "OneLineError",
+    "PRUNED",
     "ParseOnly",
     "Parser",
     "PartlyFixedTrial",
     "Path",
+    "REFUSALS",
     "SUBCOMMAND",
     "SUBCOMMANDS",
     "Sequence",
@@ -74,18 +78,19 @@ RESERVED_CLASS_NAMES = {
 # and the stdlib's "test" package, which sys.stdlib_module_names omits. Sorted, one space
 # apart. tests/test_reserved_names.py derives this set too.
 RESERVED_PACKAGE_NAMES_TEXT = """
-__pycache__ _cffi_backend _distutils_hack _pytest _xxhash _yaml absl aiohappyeyeballs aiohttp
-aiosignal alembic annotated_doc annotated_types anyio attr attrs build cachetools certifi cffi
-charset_normalizer click cloudpickle colorlog command_line configs conftest contourpy
-coreweave_evaluations cryptography cycler data databricks dateutil dist distro docstring_parser
-dotenv fastapi filelock frozenlist fsspec functorch git gitdb google grpc h11 httpcore httpx
-idna importlib_metadata iniconfig isympy jinja2 joblib jsonargparse kiwisolver lightning_fabric
+__pycache__ _cffi_backend _distutils_hack _hypothesis_ftz_detector _hypothesis_globals
+_hypothesis_pytestplugin _pytest _xxhash _yaml absl aiohappyeyeballs aiohttp aiosignal alembic
+annotated_doc annotated_types anyio attr attrs build cachetools certifi cffi charset_normalizer
+click cloudpickle colorlog command_line configs conftest contourpy coreweave_evaluations
+cryptography cycler data databricks dateutil dist distro docstring_parser dotenv fastapi
+filelock frozenlist fsspec functorch git gitdb google grpc h11 httpcore httpx hypothesis idna
+importlib_metadata iniconfig isympy jinja2 joblib jsonargparse kiwisolver lightning_fabric
 lightning_logs lightning_utilities mako markdown markupsafe matplotlib mlflow mlruns
 mpl_toolkits mpmath multidict narwhals networkx numpy opentelemetry optuna outputs packaging
 platformdirs pluggy predict propcache py pyasn1 pyasn1_modules pycparser pydantic pydantic_core
 pygments pylab pyparsing pytest pytorch_lightning requests ruff scipy setuptools sklearn smmap
-sniffio sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server test
-test_checkpoints test_data test_faults test_model test_predict test_progress
+sniffio sortedcontainers sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server
+test test_checkpoints test_data test_faults test_flags test_model test_predict test_progress
 test_reproducibility test_train test_trainer_args test_tune test_tuning tests threadpoolctl
 torch torchgen torchmetrics tqdm train tune typeshed_client typing_extensions typing_inspection
 tzdata urllib3 uvicorn wandb werkzeug xxhash yaml yarl zipp

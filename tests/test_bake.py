@@ -88,6 +88,7 @@ def expected_files(package="digits_classifier", **answers):
         "tests/test_checkpoints.py",
         "tests/test_data.py",
         "tests/test_faults.py",
+        "tests/test_flags.py",
         "tests/test_model.py",
         "tests/test_predict.py",
         "tests/test_progress.py",
@@ -181,6 +182,14 @@ def test_custom_names_are_defined_and_used(baked):
     assert "    TumourNet,\n" in texts["train.py"].split("from tumour.model import (", 1)[1]
     assert "ScanData(" in texts["train.py"]
     assert "Scans(" in texts["tumour/data.py"]
+
+
+def test_a_project_name_starting_with_a_digit_gets_a_package_name_python_allows(baked):
+    project = baked(project_name="2024 model")
+    assert project.name == "2024-model"
+    assert (project / "project_2024_model" / "model.py").is_file()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["tool"]["setuptools"]["packages"][0] == "project_2024_model"
 
 
 def test_licence_names_the_author(baked):

@@ -25,6 +25,7 @@ from test_bake import OPTION_MATRIX
 LOGGER_TESTS = [
     "test_checkpoints.py",
     "test_faults.py",
+    "test_flags.py",
     "test_predict.py",
     "test_train.py",
     "test_tune.py",

@@ -2,6 +2,8 @@
 
 import logging
 import multiprocessing
+import shutil
+import subprocess
 {% if cookiecutter.logger == "wandb" -%}
 import os
 {% endif -%}
@@ -76,3 +78,12 @@ def assert_no_workers_left():
     for worker in left:
         worker.kill()
     assert left == []
+
+
+def mount(*arguments):
+    """Run mount(8), or skip the test where mounting is not permitted (not root, not Linux)."""
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command here: the real-disk tests need Linux and root")
+    finished = subprocess.run(["mount", *arguments], capture_output=True, text=True)
+    if finished.returncode != 0:
+        pytest.skip(f"mounting is not permitted here ({finished.stderr.strip()}): run as root")

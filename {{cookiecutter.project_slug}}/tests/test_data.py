@@ -1,6 +1,5 @@
 """The Dataset reads inputs.npy and labels.npy; the DataModule splits and describes them."""
 
-import errno
 import os
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import torch
 from {{ cookiecutter.package_name }} import data
 from {{ cookiecutter.package_name }}.machinery import data_report, workers
 from {{ cookiecutter.package_name }}.machinery.errors import DataError
+
+from conftest import mount
 
 
 def datamodule_for(data_dir, **settings):
@@ -296,22 +297,21 @@ def test_workers_still_running_at_exit_do_not_keep_python_waiting(data_dir, tmp_
 
 
 @pytest.mark.npy
-def test_writing_that_fails_midway_leaves_no_inputs_file(tmp_path, monkeypatch):
-    save = np.save
-
-    def fail_on_inputs(file, array):
-        if array.ndim > 1:  # inputs.npy, written after labels.npy
-            file.write(b"\x93NUMPY half a file")
-            raise OSError(errno.ENOSPC, "No space left on device")
-        save(file, array)
-
-    monkeypatch.setattr(np, "save", fail_on_inputs)
-    with pytest.raises(DataError, match="cannot write the data"):
-        data.{{ cookiecutter.datamodule_class }}().prepare_data()
-    assert not (tmp_path / "data" / "inputs.npy").exists()
-    assert not list(tmp_path.rglob("*.tmp"))
-    monkeypatch.setattr(np, "save", save)
-    # The next run writes it whole.
+def test_a_full_disk_while_writing_the_data_leaves_no_inputs_file(tmp_path, monkeypatch):
+    # A real file system of 64 KiB: labels.npy fits, inputs.npy does not.
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk))
+    try:
+        monkeypatch.chdir(disk)
+        with pytest.raises(DataError, match="cannot write the data .*is the disk full"):
+            data.{{ cookiecutter.datamodule_class }}().prepare_data()
+        assert not (disk / "data" / "inputs.npy").exists()
+        assert not list(disk.rglob("*.tmp"))
+    finally:
+        monkeypatch.chdir(tmp_path)
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+    # With room again, the next run writes it whole.
     datamodule = data.{{ cookiecutter.datamodule_class }}()
     datamodule.prepare_data()
     assert datamodule.input_shape

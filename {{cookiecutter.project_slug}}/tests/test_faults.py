@@ -1,7 +1,6 @@
 """Runs off the happy path: signals, a full disk, a diverging loss, and runs started together."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from {{ cookiecutter.package_name }}.machinery.files import owner
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 from command_line import FLAG, train_then_test_command
-from conftest import assert_no_workers_left, run_flags
+from conftest import assert_no_workers_left, mount, run_flags
 from train import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -145,15 +144,6 @@ def test_under_slurm_the_warning_signal_saves_requeues_and_the_rerun_resumes(dat
     latest = max(root.rglob("last.ckpt"), key=lambda path: path.stat().st_mtime)
     finished = torch.load(latest, weights_only=True)
     assert (finished["epoch"], finished["global_step"]) == (4, 5 * 6)
-
-
-def mount(*arguments):
-    """Run mount(8), or skip the test where mounting is not permitted (not root, not Linux)."""
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command here: the real-disk tests need Linux and root")
-    finished = subprocess.run(["mount", *arguments], capture_output=True, text=True)
-    if finished.returncode != 0:
-        pytest.skip(f"mounting is not permitted here ({finished.stderr.strip()}): run as root")
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
 """tune.py end to end: trials, resuming, a seeded repeat, pruning, parallel workers, refusals."""
 
+import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import optuna
 import pytest
+
+from {{ cookiecutter.package_name }}.machinery import tuning
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 import tune
 from command_line import FLAG, fit_in_process
@@ -109,6 +114,63 @@ def test_ctrl_c_marks_the_running_trial_failed_and_exits_130(tmp_path, monkeypat
         main([*settings_flags(default_root_dir=tmp_path), "--study_name", "s"])
     assert exit_info.value.code == 130
     assert [trial.state for trial in load(tmp_path, "s").trials] == [FAIL]
+
+
+def terminate_in_the_first_training_step(monkeypatch):
+    """A real SIGTERM, sent while the first trial trains."""
+    training_step = {{ cookiecutter.model_class }}.training_step
+
+    def terminated(model, batch, batch_idx):
+        if model.current_epoch == 0 and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return training_step(model, batch, batch_idx)
+
+    monkeypatch.setattr({{ cookiecutter.model_class }}, "training_step", terminated)
+
+
+def terminate_after_the_first_trial(monkeypatch):
+    """A real SIGTERM, sent between trials: as the first one's progress line is printed."""
+    print_trial = tuning.print_trial
+
+    def terminated(study, trial):
+        print_trial(study, trial)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(tuning, "print_trial", terminated)
+
+
+@pytest.mark.parametrize(
+    "terminate",
+    [terminate_in_the_first_training_step, terminate_after_the_first_trial],
+    ids=["in-a-trial", "between-trials"],
+)
+def test_sigterm_stops_the_search_with_143(data_dir, tmp_path, monkeypatch, capsys, terminate):
+    terminate(monkeypatch)
+    flags = tune_flags(data_dir, tmp_path, "--n_trials", "3", "--study_name", "s")
+    hook = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_info:
+        main(flags)
+    assert exit_info.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) == hook
+    assert "Interrupted: the running trial is marked FAIL" in capsys.readouterr().err
+    states = [trial.state for trial in load(tmp_path, "s").trials]
+    assert states in ([FAIL], [COMPLETE])  # the trial stopped, or none had started
+    assert_no_workers_left()
+
+
+def test_a_search_space_changed_under_a_study_is_one_line(data_dir, tmp_path, monkeypatch):
+    main(tune_flags(data_dir, tmp_path, "--n_trials", "1", "--study_name", "s"))
+    suggest = {{ cookiecutter.model_class }}.suggest_hyperparameters
+
+    def channels_as_a_choice(trial):
+        return {**suggest(trial), "channels": trial.suggest_categorical("channels", [8, 16])}
+
+    monkeypatch.setattr({{ cookiecutter.model_class }}, "suggest_hyperparameters", channels_as_a_choice)
+    with pytest.raises(SystemExit) as exit_info:
+        main(tune_flags(data_dir, tmp_path, "--n_trials", "1", "--study_name", "s"))
+    message = str(exit_info.value.code)
+    assert message.startswith("error: study 's': the search space changed since its first trials")
+    assert "\n" not in message
 
 
 @pytest.mark.slow

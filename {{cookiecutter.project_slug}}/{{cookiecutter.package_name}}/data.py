@@ -25,7 +25,8 @@ DEFAULT_DATA_DIR = "data"
 # The values each setting allows: the DataModule checks them, and so do the command lines.
 ALLOWED = {
     "batch_size": Allowed(int, 1),
-    "num_workers": Allowed(int, 0),
+    # Each worker is a process holding a copy of the loader: more than this only costs memory.
+    "num_workers": Allowed(int, 0, 32),
     "val_fraction": Allowed(float, 0, 1, low_excluded=True, high_excluded=True),
     "test_fraction": Allowed(float, 0, 1, low_excluded=True, high_excluded=True),
     "split_seed": Allowed(int, 0, 2**32 - 1),
@@ -86,7 +87,9 @@ def write_digits(data_dir: str | Path) -> None:
         with atomic_file(data_dir / INPUTS_FILE) as file:
             np.save(file, digits.images.astype(np.uint8))
     except OSError as err:
-        raise DataError(f"data_dir {data_dir}: cannot write the data ({err.strerror})") from None
+        # numpy reports a write cut short by a full disk without an error number.
+        reason = err.strerror or f"{err}: is the disk full?"
+        raise DataError(f"data_dir {data_dir}: cannot write the data ({reason})") from None
 
 
 def split_indices(

@@ -115,7 +115,7 @@ def fit(
     """Build the data, the model and the Trainer, with `callbacks` beside the project's, and fit."""
     pl.seed_everything(args.seed, workers=True)
     ckpt_path = None
-    if args.ckpt_path:
+    if args.ckpt_path is not None:
         ckpt_path, datamodule, model = resume(args)
     else:
         datamodule = {{ cookiecutter.datamodule_class }}(**data_settings(args))

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> optuna.Study:
         name: getattr(args, name) for name in given_names(argv) & set(hyperparameter_defaults())
     }
     with script_run():
-        if args.ckpt_path:
+        if args.ckpt_path is not None:
             raise SettingsError(
                 "--ckpt_path: every trial trains from the start; tune.py resumes studies"
             )

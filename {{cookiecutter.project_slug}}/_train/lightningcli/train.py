@@ -101,7 +101,7 @@ class CLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
         check_config(config)
-        if config.ckpt_path or self.subcommand != "fit":
+        if config.ckpt_path is not None or self.subcommand != "fit":
             self.use_checkpoint_settings(config)
 
     def use_checkpoint_settings(self, config: Namespace) -> None:
@@ -183,6 +183,8 @@ def check_config(config: Namespace) -> None:
     problem = max_epochs_problem(config.trainer.max_epochs)
     if problem:
         raise SettingsError(f"trainer.max_epochs {problem}")
+    if config.trainer.default_root_dir is None:
+        raise SettingsError("trainer.default_root_dir: give a folder; every run writes under it")
     if config.trainer.barebones:
         # Barebones mode refuses the logger, checkpoints and callbacks every run here has.
         raise SettingsError("trainer.barebones is not available in this project: leave it off")

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> optuna.Study:
     with script_run():
         # Bad flags stop here, before any trial.
         config = run_cli(training_argv, ParseOnly, run=False).config
-        if config.ckpt_path:
+        if config.ckpt_path is not None:
             raise SettingsError(
                 "--ckpt_path: every trial trains from the start; tune.py resumes studies"
             )

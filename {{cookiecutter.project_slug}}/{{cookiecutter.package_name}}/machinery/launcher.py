@@ -138,9 +138,10 @@ def build_trainer(
     options.setdefault("plugins", [AtomicCheckpointIO()])
     try:
         return make_trainer(logger=logger, callbacks=[*callbacks, *project_callbacks], **options)
-    except MisconfigurationException:
+    except (MisconfigurationException, ValueError) as err:
+        # A Trainer argument Lightning refuses: an unknown accelerator, an impossible limit.
         remove_empty_folder(run_dir)
-        raise
+        raise OneLineError(first_line(err)) from None
 
 
 def report_checkpoints(trainer: pl.Trainer, then: str) -> None:

@@ -25,6 +25,8 @@ LEFT_OUT = {"model_registry", "barebones"}
 # and a run without --logger logs as one with --logger true does.
 PROJECT_HELP = {"logger": "false switches the project's logger off"}
 PROJECT_DEFAULTS = {"logger": True}
+# Every run writes under default_root_dir: a folder, never None ("none" names a folder too).
+PROJECT_TYPES = {"default_root_dir": [str]}
 
 
 # Where the signature's default is None, the docstring names the value a run uses.
@@ -56,7 +58,7 @@ def add_trainer_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     help_texts.update(PROJECT_HELP)
     type_hints = typing.get_type_hints(pl.Trainer.__init__)
     for name in trainer_arg_names():
-        accepted = scalar_types(type_hints.get(name, str))
+        accepted = PROJECT_TYPES.get(name) or scalar_types(type_hints.get(name, str))
         if name in LEFT_OUT or not any(kind is not None for kind in accepted):
             continue  # only Python objects fit here, such as callbacks or plugins
         group.add_argument(
