@@ -2,11 +2,11 @@
 
 import logging
 import multiprocessing
-import shutil
-import subprocess
 {% if cookiecutter.logger == "wandb" -%}
 import os
 {% endif -%}
+import shutil
+import subprocess
 import sys
 
 import pytest

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from command_line import FLAG, SUBCOMMAND
+from command_line import SUBCOMMAND
 from conftest import settings_flags
 from train import main
 

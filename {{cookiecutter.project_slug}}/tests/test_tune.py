@@ -165,7 +165,8 @@ def test_a_search_space_changed_under_a_study_is_one_line(data_dir, tmp_path, mo
     def channels_as_a_choice(trial):
         return {**suggest(trial), "channels": trial.suggest_categorical("channels", [8, 16])}
 
-    monkeypatch.setattr({{ cookiecutter.model_class }}, "suggest_hyperparameters", channels_as_a_choice)
+    model_class = {{ cookiecutter.model_class }}
+    monkeypatch.setattr(model_class, "suggest_hyperparameters", channels_as_a_choice)
     with pytest.raises(SystemExit) as exit_info:
         main(tune_flags(data_dir, tmp_path, "--n_trials", "1", "--study_name", "s"))
     message = str(exit_info.value.code)
