@@ -2,9 +2,7 @@
 
 import logging
 import multiprocessing
-{% if cookiecutter.logger == "wandb" -%}
 import os
-{% endif -%}
 import shutil
 import subprocess
 import sys
@@ -17,12 +15,10 @@ from {{ cookiecutter.package_name }}.data import (
 )
 
 from command_line import FLAG, SUBCOMMAND
-{%- if cookiecutter.logger == "wandb" %}
 
-# pytest swaps sys.stdout for every test; wandb's console capture would go on writing to an
-# earlier test's, closed by then.
+# Where the project logs with wandb: pytest swaps sys.stdout for every test, and wandb's
+# console capture would go on writing to an earlier test's, closed by then.
 os.environ.setdefault("WANDB_CONSOLE", "off")
-{%- endif %}
 
 
 def settings_flags(**settings):

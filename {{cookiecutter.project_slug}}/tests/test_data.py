@@ -137,6 +137,7 @@ def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
     assert (scaled.std() - 1).abs() < 0.05
 
 
+@pytest.mark.npy
 def test_building_the_data_module_and_reading_its_report_write_nothing(tmp_path):
     """The scripts call prepare_data, as Lightning's Trainer does; the report only reads."""
     datamodule = data.{{ cookiecutter.datamodule_class }}()
