@@ -83,3 +83,14 @@ def mount(*arguments):
     finished = subprocess.run(["mount", *arguments], capture_output=True, text=True)
     if finished.returncode != 0:
         pytest.skip(f"mounting is not permitted here ({finished.stderr.strip()}): run as root")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A real read-only folder: a read-only bind mount, which root cannot write to either."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    mount("--bind", str(folder), str(folder))
+    mount("-o", "remount,bind,ro", str(folder))
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)

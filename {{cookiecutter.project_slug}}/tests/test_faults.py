@@ -156,17 +156,6 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """A real read-only folder: a read-only bind mount, which root cannot write to either."""
-    folder = tmp_path / "read_only"
-    folder.mkdir()
-    mount("--bind", str(folder), str(folder))
-    mount("-o", "remount,bind,ro", str(folder))
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 @pytest.mark.parametrize("num_workers", ["0", "2"])
 def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so_in_one_line(
     data_dir, small_disk, capfd, num_workers

@@ -217,6 +217,14 @@ def test_bad_input_is_one_line_and_a_failure(tmp_path, capsys, flags, message):
     assert not (tmp_path / "optuna.db").exists()
 
 
+def test_a_read_only_root_folder_is_one_line(read_only_folder):
+    root = read_only_folder / "runs"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*settings_flags(default_root_dir=root), "--n_trials", "1"])
+    message = str(exit_info.value.code)
+    assert message == f"error: {root}: cannot write the study there (Read-only file system)"
+
+
 def test_a_study_that_maximizes_is_refused(tmp_path):
     storage = f"sqlite:///{tmp_path / 'other.db'}"
     optuna.create_study(study_name="accuracy", storage=storage, direction="maximize")
