@@ -53,7 +53,9 @@ for i in "${!variants[@]}"; do
     if (cd "${projects[$i]}" && check_variant >"$log" 2>&1); then
         echo "floor ok:     ${variants[$i]}: $(tail -n 1 "$log")"
     else
-        echo "floor FAILED: ${variants[$i]}: $(tail -n 1 "$log")"
+        status=$?
+        # A process that dies without a summary line (os._exit, a signal) shows only its status.
+        echo "floor FAILED: ${variants[$i]} (exit status $status): $(tail -n 1 "$log")"
         # The errors and the failed tests' names; the warnings summary would crowd them out.
         grep -E '^(E  |FAILED |ERROR |error)' "$log" | head -n 60 || tail -n 40 "$log"
         failed=1
