@@ -9,6 +9,7 @@ Without PROJECT, bakes the default project in a temporary folder. Then trains it
    at once, with batching off (--max_batch_size 1) and on (--max_batch_size 32). Each client
    is a thread of this process that sends one example a request, on a connection it keeps
    open, as fast as the answers come; the clients share the machine's cores with the server.
+   Also the CPU the idle server uses, all its processes together (Linux only).
 2. onnxruntime against PyTorch eager, in this process: the time of one forward pass over a
    batch of 1, 32 and 256 examples, the median of many, and their ratio.
 """
@@ -123,6 +124,31 @@ class Server:
             return self.process.wait()
 
 
+def tree_cpu_seconds(pid):
+    """CPU seconds used so far by process `pid` and all its descendants, read from /proc."""
+    processes = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        # After the name: state, ppid, ..., utime and stime (the 14th and 15th fields).
+        processes[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    tree, ticks = [pid], 0
+    while tree:
+        current = tree.pop()
+        ticks += processes.get(current, (0, 0))[1]
+        tree += [child for child, (parent, _) in processes.items() if parent == current]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu_share(server, seconds=3.0):
+    """The share of one core the server's processes use while no request comes."""
+    before = tree_cpu_seconds(server.process.pid)
+    time.sleep(seconds)
+    return (tree_cpu_seconds(server.process.pid) - before) / seconds
+
+
 def client(port, bodies, offset, until, latencies, errors):
     """Send requests one after the other on one connection until `until`; record each latency."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -181,6 +207,7 @@ def measure_serving(project, checkpoint, bodies, args):
         server = Server(project, checkpoint, flags)
         figures[mode] = {"startup_seconds": server.startup_seconds, "clients": {}}
         try:
+            figures[mode]["idle_cpu"] = idle_cpu_share(server)
             for clients in args.clients:
                 load(server.port, bodies, clients, args.warmup)
                 latencies, errors, seconds = load(server.port, bodies, clients, args.seconds)
@@ -238,8 +265,9 @@ def print_figures(serving, onnx, args):
                 f" {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['errors']:>7}"
             )
         print(
-            f"   ({mode}: healthy {figures['startup_seconds']:.1f} s after launch,"
-            f" exit status {figures['exit_status']} on SIGTERM)"
+            f"   ({mode}: healthy {figures['startup_seconds']:.1f} s after launch; idle, it uses"
+            f" {100 * figures['idle_cpu']:.0f}% of a core; exit status {figures['exit_status']}"
+            " on SIGTERM)"
         )
     print("2. one forward pass, median")
     print("   batch  PyTorch ms  onnxruntime ms  onnxruntime / PyTorch")
@@ -252,7 +280,7 @@ def print_figures(serving, onnx, args):
 
 def main():
     args = parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         project = args.project
         if project is None:
@@ -265,6 +293,7 @@ def main():
         serving = measure_serving(project, checkpoint, bodies, args)
         onnx = measure_onnx(project, checkpoint, onnx_file, args.batch_sizes)
     print_figures(serving, onnx, args)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps({"serving": serving, "onnx": onnx}, indent=1))
 

@@ -97,6 +97,7 @@ def test_serve_benchmark_reports_every_setting(baked_copy, tmp_path):
     for mode in figures["serving"].values():
         assert set(mode["clients"]) == {"1", "3"}
         assert mode["exit_status"] == 143  # serve.py's status after SIGTERM
+        assert mode["idle_cpu"] >= 0
         for row in mode["clients"].values():
             assert row["requests"] > 0 and row["errors"] == 0
             assert row["requests_per_second"] > 0

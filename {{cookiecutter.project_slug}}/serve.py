@@ -69,15 +69,16 @@ def check_batching(args: argparse.Namespace) -> None:
         )
 
 
-def device_kind(accelerator: str) -> str:
-    """LitServer's name for where the model runs: "cuda" or "cpu"; "gpu" needs one."""
-    if accelerator == "cpu":
+def device_kind(accelerator: str, devices: int) -> str:
+    """LitServer's name for where the model runs: "cuda" or "cpu"; "gpu" needs enough GPUs."""
+    if accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()):
         return "cpu"
-    if torch.cuda.is_available():
-        return "cuda"
-    if accelerator == "gpu":
-        raise SettingsError("--accelerator gpu: no CUDA GPU is available here")
-    return "cpu"
+    if devices > torch.cuda.device_count():
+        raise SettingsError(
+            f"--accelerator {accelerator} --devices {devices}: this machine has"
+            f" {torch.cuda.device_count()} CUDA GPUs"
+        )
+    return "cuda"
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -86,7 +87,7 @@ def serve(args: argparse.Namespace) -> int:
     problem = missing_extra("serve")
     if problem:
         raise SettingsError(problem)
-    accelerator = device_kind(args.accelerator)
+    accelerator = device_kind(args.accelerator, args.devices)
     # Read here, so that a bad checkpoint is one line before any server process starts.
     path, _ = find_model(args.ckpt_path, args.default_root_dir, "serve.py")
     # Imported once the extra is known to be installed: a missing one is then one line.

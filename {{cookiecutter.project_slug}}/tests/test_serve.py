@@ -261,6 +261,7 @@ def test_bad_flags_and_checkpoints_are_one_line_before_any_server_starts(checkpo
     expect_error([*good, "--port", "80"], "--port 80 is not allowed")
     expect_error([*good, "--max_batch_size", "0"], "--max_batch_size 0 is not allowed")
     expect_error([*good, "--max_batch_size", "4", "--batch_timeout", "0"], "--batch_timeout 0")
+    expect_error([*good, "--accelerator", "gpu", "--devices", "10000"], "CUDA GPUs")
 
 
 def assert_stops_cleanly(server, signum, whole_group, status):

@@ -54,7 +54,7 @@ class ModelAPI(litserve.LitAPI):
             return Problem(f"inputs are not a rectangular array: give {self.shapes()}")
         if array.dtype.kind not in "iuf":  # text, true or false, null
             return Problem("inputs must be numbers only")
-        if array.shape == self.input_shape[1:] and self.input_shape[0] == 1:
+        if self.single_channel() and array.shape == self.input_shape[1:]:
             array = array[np.newaxis]  # an (H, W) image is single-channel, as in the Dataset
         if array.shape != self.input_shape:
             return Problem(f"inputs are shaped {array.shape}: give {self.shapes()}")
@@ -63,9 +63,13 @@ class ModelAPI(litserve.LitAPI):
             return Problem("inputs must be finite: NaN or infinity found (or beyond float32)")
         return torch.from_numpy(array)
 
+    def single_channel(self) -> bool:
+        """Whether the model takes images of one channel, (1, H, W)."""
+        return len(self.input_shape) == 3 and self.input_shape[0] == 1
+
     def shapes(self) -> str:
         """The shapes decode_request accepts, in words."""
-        if len(self.input_shape) == 3 and self.input_shape[0] == 1:
+        if self.single_channel():
             return f"an array shaped {self.input_shape} or {self.input_shape[1:]}"
         return f"an array shaped {self.input_shape}"
 
