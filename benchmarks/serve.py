@@ -238,7 +238,8 @@ def measure_onnx(project, checkpoint, onnx_file, batch_sizes):
     os.chdir(project)
     data = importlib.import_module("digits_classifier.data")
     loading = importlib.import_module("digits_classifier.machinery.loading")
-    model = loading.load_model(checkpoint)
+    model_module = importlib.import_module("digits_classifier.model")
+    model = loading.load_model(model_module.DigitsClassifier, checkpoint)
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     dataset = data.DigitsDataset("data")
     figures = {}

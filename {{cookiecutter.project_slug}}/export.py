@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.machinery.extras import missing_extra
 from {{ cookiecutter.package_name }}.machinery.files import atomic_file
 from {{ cookiecutter.package_name }}.machinery.launcher import script_run
 from {{ cookiecutter.package_name }}.machinery.loading import find_model
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 # The check runs one example alone, then a batch of many: the batch axis must really be free.
 CHECK_BATCH_SIZES = (1, 64)
@@ -76,7 +77,12 @@ def export(args: argparse.Namespace) -> None:
         onnx_bytes,
     )
 
-    path, model = find_model(args.ckpt_path, args.default_root_dir, "export.py")
+    path, model = find_model(
+        {{ cookiecutter.model_class }},
+        args.ckpt_path,
+        args.default_root_dir,
+        "export.py",
+    )
     examples = check_examples(args.data_dir, model.hparams)
     input_shape = tuple(model.hparams.input_shape)
     # Written beside --output and renamed over it only once the check passes: a failed

@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.machinery.errors import (
 from {{ cookiecutter.package_name }}.machinery.files import atomic_file
 from {{ cookiecutter.package_name }}.machinery.launcher import script_run
 from {{ cookiecutter.package_name }}.machinery.loading import load_model
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 
 def build_parser() -> ArgumentParser:
@@ -85,7 +86,7 @@ def predict(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         batch_size=args.batch_size,
     )
-    model = load_model(args.ckpt_path)
+    model = load_model({{ cookiecutter.model_class }}, args.ckpt_path)
     check_data_fits(datamodule, model)
     try:
         with atomic_file(args.output, "w", newline="") as csv_file:

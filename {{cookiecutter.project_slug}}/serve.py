@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.machinery.extras import missing_extra
 from {{ cookiecutter.package_name }}.machinery.launcher import script_run
 from {{ cookiecutter.package_name }}.machinery.loading import find_model
 from {{ cookiecutter.package_name }}.machinery.settings import Allowed
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 # LitServer refuses other addresses; 0.0.0.0 answers other machines too.
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")
@@ -89,7 +90,12 @@ def serve(args: argparse.Namespace) -> int:
         raise SettingsError(problem)
     accelerator = device_kind(args.accelerator, args.devices)
     # Read here, so that a bad checkpoint is one line before any server process starts.
-    path, _ = find_model(args.ckpt_path, args.default_root_dir, "serve.py")
+    path, _ = find_model(
+        {{ cookiecutter.model_class }},
+        args.ckpt_path,
+        args.default_root_dir,
+        "serve.py",
+    )
     # Imported once the extra is known to be installed: a missing one is then one line.
     from {{ cookiecutter.package_name }}.machinery.serving import run_server
 
@@ -101,6 +107,7 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     return run_server(
+        {{ cookiecutter.model_class }},
         path,
         accelerator,
         args.devices if accelerator == "cuda" else 1,

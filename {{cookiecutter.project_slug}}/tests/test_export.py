@@ -11,6 +11,7 @@ import torch
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
 from {{ cookiecutter.package_name }}.machinery.loading import load_model
 from {{ cookiecutter.package_name }}.machinery.onnx_export import ATOL, OPSET, RTOL
+from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 from conftest import FLAG, run_flags
 from export import main as export
@@ -42,7 +43,7 @@ def test_onnxruntime_computes_what_pytorch_does_at_batch_sizes_1_and_7(
     export(export_flags(run_root, data_dir, output))
     assert "largest difference" in capsys.readouterr().out
     (checkpoint,) = run_root.rglob("best.ckpt")
-    model = load_model(checkpoint)
+    model = load_model({{ cookiecutter.model_class }}, checkpoint)
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     (graph_input,) = session.get_inputs()
     # Inputs as the Dataset gives them, unscaled, with a batch axis of any size.
@@ -94,7 +95,7 @@ def test_a_bad_checkpoint_is_one_line(run_root, data_dir, tmp_path):
     output.parent.mkdir()
     cases = [
         (export_flags(run_root, data_dir, output, str(tmp_path / "missing.ckpt")), "no such file"),
-        (export_flags(run_root, data_dir, output, str(foreign)), "not a checkpoint of a"),
+        (export_flags(run_root, data_dir, output, str(foreign)), "not a LightningModule's"),
         (export_flags(empty_root, data_dir, output), f"no best.ckpt under {empty_root}"),
     ]
     for arguments, message in cases:

@@ -251,15 +251,27 @@ def expect_error(arguments, message):
     assert "\n" not in str(exit_info.value.code)
 
 
-def test_bad_flags_and_checkpoints_are_one_line_before_any_server_starts(checkpoint, tmp_path):
+def expect_flag_error(arguments, message, capsys):
+    """argparse refuses the flag's value: exit status 2, one line on stderr naming it."""
+    with pytest.raises(SystemExit) as exit_info:
+        serve(arguments)
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert message in line
+
+
+def test_bad_flags_and_checkpoints_are_one_line_before_any_server_starts(
+    checkpoint, tmp_path, capsys
+):
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     good = ["--ckpt_path", str(checkpoint)]
     expect_error(["--ckpt_path", str(tmp_path / "missing.ckpt")], "no such file")
-    expect_error(["--ckpt_path", str(foreign)], "not a checkpoint of a")
+    expect_error(["--ckpt_path", str(foreign)], "not a LightningModule's checkpoint")
     expect_error(["--ckpt_path", "best", "--default_root_dir", str(tmp_path)], "no best.ckpt")
-    expect_error([*good, "--port", "80"], "--port 80 is not allowed")
-    expect_error([*good, "--max_batch_size", "0"], "--max_batch_size 0 is not allowed")
+    expect_flag_error([*good, "--port", "80"], "--port: '80' is not allowed", capsys)
+    expect_flag_error([*good, "--max_batch_size", "0"], "--max_batch_size: '0' is not", capsys)
+    expect_flag_error([*good, "--devices", "two"], "--devices: 'two' is not allowed", capsys)
     expect_error([*good, "--max_batch_size", "4", "--batch_timeout", "0"], "--batch_timeout 0")
     expect_error([*good, "--accelerator", "gpu", "--devices", "10000"], "CUDA GPUs")
 

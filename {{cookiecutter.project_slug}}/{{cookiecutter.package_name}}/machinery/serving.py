@@ -8,6 +8,7 @@ from types import FrameType
 
 import litserve
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from fastapi.responses import JSONResponse
 
@@ -32,15 +33,22 @@ class ModelAPI(litserve.LitAPI):
     # its item. An error raised there would fail every request of the batch alike, so a bad
     # request becomes a Problem instead, which predict passes by and encode_response answers.
 
-    def __init__(self, ckpt_path: str, max_batch_size: int = 1, batch_timeout: float = 0.0):
+    def __init__(
+        self,
+        model_class: type[pl.LightningModule],
+        ckpt_path: str,
+        max_batch_size: int = 1,
+        batch_timeout: float = 0.0,
+    ):
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        self.model_class = model_class
         self.ckpt_path = ckpt_path
 
     def setup(self, device: str) -> None:
         """Load the model, once, in the worker process LitServe starts for `device`."""
         # Ctrl-C reaches every process of the terminal; the main one then ends this one itself.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        self.model = load_model(self.ckpt_path).to(device)
+        self.model = load_model(self.model_class, self.ckpt_path).to(device)
         self.input_shape = tuple(self.model.hparams.input_shape)
 
     def decode_request(self, request: dict) -> torch.Tensor | Problem:
@@ -108,6 +116,7 @@ class ModelAPI(litserve.LitAPI):
 
 
 def run_server(
+    model_class: type[pl.LightningModule],
     ckpt_path: str | Path,
     accelerator: str,
     devices: int,
@@ -117,7 +126,9 @@ def run_server(
     batch_timeout: float,
 ) -> int:
     """Serve until SIGTERM or Ctrl-C; return the exit status a shell expects, 143 or 130."""
-    api = ModelAPI(str(ckpt_path), max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+    api = ModelAPI(
+        model_class, str(ckpt_path), max_batch_size=max_batch_size, batch_timeout=batch_timeout
+    )
     server = litserve.LitServer(api, accelerator=accelerator, devices=devices)
     received = stop_on_signals()
     # LitServer logs each request at "info"; the client file it writes by default is not needed.
