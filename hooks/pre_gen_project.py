@@ -26,10 +26,12 @@ CLASS_FIELDS = ("dataset_class", "datamodule_class", "model_class")
 # from the bakes and fails until it is updated.
 RESERVED_CLASS_NAMES = {
     "ALLOWED",
+    "ATOL",
     "Allowed",
     "Any",
     "ArgumentParser",
     "AtomicCheckpointIO",
+    "BATCHING",
     "BasePredictionWriter",
     "CLI",
     "COMPLETE",
@@ -41,10 +43,12 @@ RESERVED_CLASS_NAMES = {
     "DataLoader",
     "Dataset",
     "DistributedSampler",
+    "EXAMPLES",
     "EpochLines",
     "F",
     "FAIL",
     "FLAG",
+    "HOSTS",
     "HelpFormatter",
     "IO",
     "LightningArgumentParser",
@@ -54,6 +58,8 @@ RESERVED_CLASS_NAMES = {
     "ModelCheckpoint",
     "MulticlassAccuracy",
     "Namespace",
+    "OPSET",
+    "OffByOne",
     "OneLineError",
     "PRUNED",
     "ParseOnly",
@@ -61,13 +67,16 @@ RESERVED_CLASS_NAMES = {
     "PartlyFixedTrial",
     "Path",
     "REFUSALS",
+    "RTOL",
     "SUBCOMMAND",
     "SUBCOMMANDS",
     "Sequence",
+    "Server",
     "SettingsError",
     "Subset",
     "TQDMProgressBar",
     "Terminal",
+    "ThreadPoolExecutor",
     "Trainer",
     "UnrepeatedDistributedSampler",
     "WorseEveryEpoch",
@@ -82,18 +91,20 @@ __pycache__ _cffi_backend _distutils_hack _hypothesis_ftz_detector _hypothesis_g
 _hypothesis_pytestplugin _pytest _xxhash _yaml absl aiohappyeyeballs aiohttp aiosignal alembic
 annotated_doc annotated_types anyio attr attrs build cachetools certifi cffi charset_normalizer
 click cloudpickle colorlog command_line configs conftest contourpy coreweave_evaluations
-cryptography cycler data databricks dateutil dist distro docstring_parser dotenv fastapi
-filelock frozenlist fsspec functorch git gitdb google grpc h11 httpcore httpx hypothesis idna
-importlib_metadata iniconfig isympy jinja2 joblib jsonargparse kiwisolver lightning_fabric
-lightning_logs lightning_utilities mako markdown markupsafe matplotlib mlflow mlruns
-mpl_toolkits mpmath multidict narwhals networkx numpy opentelemetry optuna outputs packaging
-platformdirs pluggy predict propcache py pyasn1 pyasn1_modules pycparser pydantic pydantic_core
-pygments pylab pyparsing pytest pytorch_lightning requests ruff scipy setuptools sklearn smmap
-sniffio sortedcontainers sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server
-test test_checkpoints test_data test_faults test_flags test_model test_predict test_progress
-test_reproducibility test_train test_trainer_args test_tune test_tuning tests threadpoolctl
-torch torchgen torchmetrics tqdm train tune typeshed_client typing_extensions typing_inspection
-tzdata urllib3 uvicorn wandb werkzeug xxhash yaml yarl zipp
+cryptography cycler data databricks dateutil dist distro docstring_parser dotenv export fastapi
+filelock flatbuffers frozenlist fsspec functorch git gitdb google grpc h11 httpcore httptools
+httpx hypothesis idna importlib_metadata iniconfig isympy jinja2 joblib jsonargparse kiwisolver
+lightning_fabric lightning_logs lightning_utilities litserve mako markdown markupsafe
+matplotlib ml_dtypes mlflow mlruns mpl_toolkits mpmath multidict narwhals networkx numpy onnx
+onnx_ir onnxruntime onnxscript opentelemetry optuna outputs packaging platformdirs pluggy
+predict propcache py pyasn1 pyasn1_modules pycparser pydantic pydantic_core pygments pylab
+pyparsing pytest pytorch_lightning requests ruff scipy serve setuptools sklearn smmap sniffio
+sortedcontainers sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server test
+test_checkpoints test_data test_export test_faults test_flags test_model test_predict
+test_progress test_reproducibility test_serve test_train test_trainer_args test_tune
+test_tuning tests threadpoolctl torch torchgen torchmetrics tqdm train tune typeshed_client
+typing_extensions typing_inspection tzdata urllib3 uvicorn uvloop wandb watchfiles websockets
+werkzeug xxhash yaml yarl zipp zmq
 """
 RESERVED_PACKAGE_NAMES = set(RESERVED_PACKAGE_NAMES_TEXT.split())
 

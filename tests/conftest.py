@@ -53,6 +53,7 @@ LONGEST_FIRST = (
     "test_readme_commands.py::test_readme_commands_run_in_order",
     "test_readme_commands.py::test_readme_commands_of_each_logger_run",
     "test_benchmarks.py::test_processes_time_each_loop_in_processes_of_its_own",
+    "test_benchmarks.py::test_serve_benchmark_reports_every_setting",
     "test_generated_projects.py::test_every_variant_passes",
     "test_own_data.py::",
     "test_runs.py::",

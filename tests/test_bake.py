@@ -66,6 +66,8 @@ def expected_files(package="digits_classifier", **answers):
         "README.md",
         "pyproject.toml",
         "predict.py",
+        "export.py",
+        "serve.py",
         "train.py",
         "tune.py",
         f"{package}/__init__.py",
@@ -76,10 +78,14 @@ def expected_files(package="digits_classifier", **answers):
         f"{package}/machinery/checkpoints.py",
         f"{package}/machinery/data_report.py",
         f"{package}/machinery/errors.py",
+        f"{package}/machinery/extras.py",
         f"{package}/machinery/files.py",
         f"{package}/machinery/launcher.py",
+        f"{package}/machinery/loading.py",
         f"{package}/machinery/logger.py",
+        f"{package}/machinery/onnx_export.py",
         f"{package}/machinery/runs.py",
+        f"{package}/machinery/serving.py",
         f"{package}/machinery/settings.py",
         f"{package}/machinery/tuning.py",
         f"{package}/machinery/workers.py",
@@ -87,12 +93,14 @@ def expected_files(package="digits_classifier", **answers):
         "tests/conftest.py",
         "tests/test_checkpoints.py",
         "tests/test_data.py",
+        "tests/test_export.py",
         "tests/test_faults.py",
         "tests/test_flags.py",
         "tests/test_model.py",
         "tests/test_predict.py",
         "tests/test_progress.py",
         "tests/test_reproducibility.py",
+        "tests/test_serve.py",
         "tests/test_train.py",
         "tests/test_tune.py",
         "tests/test_tuning.py",
@@ -377,6 +385,7 @@ def test_project_builds_a_wheel_with_its_metadata(baked_copy, tmp_path, license_
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read("digits_classifier-0.1.0.dist-info/METADATA").decode()
         assert "digits_classifier/model.py" in archive.namelist()
+        assert "digits_classifier/machinery/serving.py" in archive.namelist()
     assert 'Summary: A "quoted" 설명' in metadata
     assert email in metadata
     assert ("License-Expression: MIT" in metadata) == (license_name == "MIT")

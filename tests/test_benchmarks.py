@@ -9,9 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 MEASURE = BENCHMARKS / "measure.py"
 PROCESSES = BENCHMARKS / "processes.py"
+SERVE = BENCHMARKS / "serve.py"
 
 
 def test_measure_times_each_loop_on_each_data_folder(baked_copy):
@@ -77,6 +80,42 @@ def test_processes_time_each_loop_in_processes_of_its_own(baked_copy, tmp_path):
     assert {path.name for path in project.rglob("*.ckpt")} == {"best.ckpt", "last.ckpt"}
     for goal in ("goal 1a >= 0.90", "goal 1b >= 0.80", "goal 2 <= 1.5"):
         assert goal in finished.stdout
+
+
+def test_serve_benchmark_reports_every_setting(baked_copy, tmp_path):
+    project = baked_copy()
+    report = tmp_path / "figures.json"
+    command = [sys.executable, str(SERVE), str(project), "--seconds", "0.3", "--warmup", "0.1"]
+    command += ["--clients", "1", "3", "--batch_sizes", "1", "5", "--epochs", "1"]
+    finished = subprocess.run(
+        [*command, "--json", str(report)], capture_output=True, text=True, timeout=900
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    figures = json.loads(report.read_text())
+
+    assert set(figures["serving"]) == {"batching off", "batching on"}
+    for mode in figures["serving"].values():
+        assert set(mode["clients"]) == {"1", "3"}
+        assert mode["exit_status"] == 143  # serve.py's status after SIGTERM
+        assert mode["idle_cpu"] >= 0
+        for row in mode["clients"].values():
+            assert row["requests"] > 0 and row["errors"] == 0
+            assert row["requests_per_second"] > 0
+            assert row["p99_ms"] >= row["p50_ms"] > 0
+    assert set(figures["onnx"]) == {"1", "5"}
+    for row in figures["onnx"].values():
+        assert row["ratio"] == row["onnxruntime_ms"] / row["torch_ms"]
+    assert "requests/s" in finished.stdout
+    assert "onnxruntime / PyTorch" in finished.stdout
+
+
+def test_latency_percentiles_take_the_nearest_rank():
+    serve = load_module(SERVE)
+    latencies = [number / 1000 for number in range(1, 101)]  # 1 ms to 100 ms
+    summary = serve.summarize(latencies, errors=[404], seconds=4.0)
+    assert summary == pytest.approx(
+        {"requests": 100, "errors": 1, "requests_per_second": 25.0, "p50_ms": 50, "p99_ms": 99}
+    )
 
 
 def load_module(path):

@@ -1,9 +1,10 @@
 """The floor job's inputs, checked without installing anything.
 
 scripts/floor.sh installs what scripts/floor_requirements.py prints for the variants it bakes;
-these tests check that every variant's every dependency has a floor it turns into a pin, that
-those variants declare everything any variant does, that torch stays at the pinned build, and
-that every third-party module the generated code imports comes from a declared dependency.
+these tests check that every variant's every dependency has a floor it turns into a pin (the
+`dev` extra holding every other extra), that those variants declare everything any variant
+does, that torch stays at the pinned build, and that every third-party module the generated
+code imports comes from a declared dependency.
 """
 
 import ast
@@ -56,6 +57,18 @@ def test_every_dependency_has_a_floor_that_becomes_a_pin(baked, answers):
         name, floor = re.fullmatch(r"([\w\[\]-]+)>=([\w.]+)(,<\w+)?", requirement).group(1, 2)
         expected = TORCH_PIN if name == "torch" else f"{name}=={floor}"
         assert expected in pins, requirement
+
+
+@pytest.mark.parametrize("answers", EVERY_VARIANT, ids=lambda a: f"{a['cli']}-{a['logger']}")
+def test_dev_holds_every_other_extra_so_the_job_pins_its_floors(baked, answers):
+    # floor_requirements.py pins the dependencies and `dev`: an extra `dev` lacked, or held
+    # with another floor, would never be installed at its own floor.
+    project = baked(**answers)
+    table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    extras = table["optional-dependencies"]
+    assert {"export", "serve"} <= set(extras)
+    for name, requirements in extras.items():
+        assert set(requirements) <= set(extras["dev"]), name
 
 
 def test_floor_sh_bakes_variants_that_declare_every_dependency(baked):

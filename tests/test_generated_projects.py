@@ -24,9 +24,11 @@ from test_bake import OPTION_MATRIX
 # The quick tests that reach the logger's code: they train through train.py or tune.py.
 LOGGER_TESTS = [
     "test_checkpoints.py",
+    "test_export.py",
     "test_faults.py",
     "test_flags.py",
     "test_predict.py",
+    "test_serve.py",
     "test_train.py",
     "test_tune.py",
 ]
@@ -92,9 +94,9 @@ def project_imports(project, name):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            elif isinstance(node, ast.ImportFrom):  # relative: within the package
-                package = current.split("/")[0]
-                base = f"{package}.{node.module}" if node.module else package
+            elif isinstance(node, ast.ImportFrom):  # relative: `.` is the file's own package
+                package = current.split("/")[: -node.level]
+                base = ".".join([*package, node.module] if node.module else package)
                 modules = [base, *(f"{base}.{a.name}" for a in node.names)]
             else:
                 continue

@@ -10,6 +10,7 @@ the runs print. Right after each README's first training run, the test checks wh
 logger wrote. A few claims in its prose that a test can check cheaply are checked here too.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -22,10 +23,11 @@ import numpy as np
 import pytest
 from conftest import CHOICE_DEFAULTS, printed_path
 from PIL import Image
+from sklearn.datasets import load_digits
 
 BLOCK = re.compile(r"^ *```(bash|python)\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
 # The command lines the test runs: the project's own scripts and the linters.
-RUN = re.compile(r"^(python (train|tune|predict)\.py\b|ruff )")
+RUN = re.compile(r"^(python (train|tune|predict|export)\.py\b|ruff )")
 # Every other command line of a README, as (a pattern it matches, why it is not run here);
 # the first match names the reason. A line that neither runs nor matches fails the test.
 SKIPPED = [
@@ -41,6 +43,12 @@ SKIPPED = [
         "two processes on the CPU: tests/test_distributed.py runs this line of each CLI's README",
     ),
     (r"postgresql://", "needs a database server"),
+    (
+        r"^python serve\.py ",
+        "a server runs until it is stopped: tests/test_serve.py in the generated suites starts "
+        "serve.py, sends it real requests and stops it",
+    ),
+    (r"^curl ", "needs serve.py running; test_readme_curl_sends_the_first_digit checks its body"),
     (
         r"^pytest( |$)",
         "the generated suites run in tests/test_generated_projects.py: the default bake's whole "
@@ -109,7 +117,7 @@ FIRST_RUN_EPOCHS = 2
 
 def limits(line, lightningcli, first_run=False):
     """Flags that keep `line` short; appended last, so they win over the README's own."""
-    if re.search(r"--help|--print_config|--fast_dev_run|^python predict\.py|^ruff ", line):
+    if re.search(r"--help|--print_config|--fast_dev_run|^python (predict|export)\.py|^ruff ", line):
         return []
     trainer = "--trainer." if lightningcli else "--"
     training = "python train.py fit" if lightningcli else "python train.py"
@@ -341,6 +349,17 @@ def test_readme_table_names_files_of_the_bake(baked, variant):
     files = [name for row in rows for name in re.findall(r"`([^`]+)`", row)]
     assert len(files) >= 9
     assert [name for name in files if not (project / name).is_file()] == []
+
+
+def test_readme_curl_sends_the_first_digit(baked):
+    """The curl example, which the test cannot run, sends the first bundled digit as stored,
+    to the port of the README's serve.py line."""
+    lines = bash_lines((baked() / "README.md").read_text())
+    (curl,) = [line for line in lines if line.startswith("curl ")]
+    body = json.loads(re.search(r"-d '(.*)'$", curl)[1])
+    assert np.array_equal(np.array(body["inputs"]), load_digits().images[0])
+    port = re.search(r"127\.0\.0\.1:(\d+)/predict", curl)[1]
+    assert f"python serve.py --ckpt_path best --port {port}" in lines
 
 
 def test_readme_describes_the_groups_of_help(baked):

@@ -5,7 +5,6 @@ Loading a checkpoint can run code stored in it; only load checkpoints you trust.
 
 import argparse
 import csv
-import inspect
 from collections.abc import Sequence
 from typing import IO
 
@@ -14,7 +13,6 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.datamodule_class }}
-from {{ cookiecutter.package_name }}.machinery.checkpoints import read_checkpoint
 from {{ cookiecutter.package_name }}.machinery.data_report import data_mismatch
 from {{ cookiecutter.package_name }}.machinery.errors import (
     ArgumentParser,
@@ -23,6 +21,7 @@ from {{ cookiecutter.package_name }}.machinery.errors import (
 )
 from {{ cookiecutter.package_name }}.machinery.files import atomic_file
 from {{ cookiecutter.package_name }}.machinery.launcher import script_run
+from {{ cookiecutter.package_name }}.machinery.loading import load_model
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 
@@ -74,18 +73,6 @@ class CSVPredictionWriter(BasePredictionWriter):
             self.num_correct += int((prediction["label"] == prediction["prediction"]).sum())
 
 
-def load_model(ckpt_path: str) -> pl.LightningModule:
-    """The trained model, rebuilt from the hyperparameters and weights in its checkpoint."""
-    checkpoint = read_checkpoint(ckpt_path)
-    # Only the constructor's arguments: LightningCLI also records how it built the model.
-    parameters = inspect.signature({{ cookiecutter.model_class }}).parameters
-    saved = checkpoint["hyper_parameters"]
-    arguments = {name: saved[name] for name in parameters if name in saved}
-    model = {{ cookiecutter.model_class }}(**arguments)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model
-
-
 def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> None:
     """Refuse, in one line, data of another shape or with labels the model never learned."""
     datamodule.prepare_data()
@@ -99,7 +86,7 @@ def predict(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         batch_size=args.batch_size,
     )
-    model = load_model(args.ckpt_path)
+    model = load_model({{ cookiecutter.model_class }}, args.ckpt_path)
     check_data_fits(datamodule, model)
     try:
         with atomic_file(args.output, "w", newline="") as csv_file:

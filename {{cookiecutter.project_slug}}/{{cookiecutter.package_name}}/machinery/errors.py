@@ -26,6 +26,10 @@ class TrainingError(OneLineError):
     """Training that ran but gave no usable model."""
 
 
+class ExportError(OneLineError):
+    """An exported model that does not compute what the PyTorch model computes."""
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, instead of a usage block of every flag."""
 
