@@ -6,7 +6,7 @@ from train import run_cli
 
 # Each setting the tests give, as this train.py spells its flag.
 FLAG = {
-    **{name: f"--data.{name}" for name in ("data_dir", "batch_size", "num_workers")},
+    **{name: f"--data.{name}" for name in ("data_dir", "batch_size", "num_workers", "task")},
     **{
         name: f"--model.{name}" for name in ("learning_rate", "channels", "hidden_units", "dropout")
     },
@@ -20,6 +20,8 @@ FLAG = {
     "seed": "--seed_everything",
     "ckpt_path": "--ckpt_path",
 }
+# The flag that switches the augmentation on.
+AUGMENT = ["--data.augment", "true"]
 # What comes before the flags of a training run; tune.py takes the flags alone.
 SUBCOMMAND = ["fit"]
 
