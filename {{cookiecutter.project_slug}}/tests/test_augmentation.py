@@ -24,7 +24,10 @@ def training_batches(data_dir, num_workers, epoch, global_seed, augment=True):
     np.random.seed(global_seed)
     random.seed(global_seed)
     datamodule = {{ cookiecutter.datamodule_class }}(
-        data_dir=str(data_dir), batch_size=64, num_workers=num_workers, augment=augment
+        data_dir=str(data_dir),
+        batch_size=64,
+        num_workers=num_workers,
+        augment=augment,
     )
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()

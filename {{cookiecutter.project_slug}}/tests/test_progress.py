@@ -40,7 +40,11 @@ def test_a_log_gets_one_line_per_epoch_with_its_metrics(data_dir, tmp_path, caps
         callbacks=make_callbacks(seed=0, enable_checkpointing=False),
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
-    model = {{ cookiecutter.model_class }}(**datamodule.report, channels=4, hidden_units=8)
+    model = {{ cookiecutter.model_class }}(
+        **datamodule.report,
+        channels=4,
+        hidden_units=8,
+    )
     trainer.fit(model, datamodule=datamodule)
     output = capsys.readouterr().out
     lines = [line for line in output.splitlines() if line.startswith("Epoch ")]

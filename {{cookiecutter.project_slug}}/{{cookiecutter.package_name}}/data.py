@@ -102,9 +102,10 @@ def write_digits(data_dir: str | Path) -> None:
 def augment_image(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """A small random shift, turn and zoom of a (C, H, W) image; a table's row is left as it is.
 
-    No flips: they change digits. Every draw comes from `generator`, which is this example's
-    in this epoch, so the augmentation repeats exactly with any number of workers.
+    No flips: they change digits. Every draw comes from `generator`, this example's own.
     """
+    # The generator is seeded by (seed, epoch, example index): the augmentation then repeats
+    # exactly with any number of workers, and in a resumed run.
     if inputs.dim() != 3:
         return inputs
     shift = 0.25 * (2 * torch.rand(2, generator=generator) - 1)  # up to 1/8 of the size
@@ -133,8 +134,7 @@ def split_indices(
 class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     """Splits the data in `data_dir`, serves its DataLoaders, and reports what the model needs.
 
-    Its `report` holds the model's data arguments: the input shape and statistics, the task
-    and its size, and for regression the targets' statistics.
+    Its `report` holds the model's data arguments: inputs' shape and statistics, task and size.
     """
 
     def __init__(

@@ -1,7 +1,6 @@
 """The LightningModule: a small CNN for images, or a small MLP for a table of features.
 
-Its head, loss and metrics follow the task the labels describe: classification, regression or
-multi-label classification.
+Its head, loss and metrics follow the task the labels describe (README.md, "Use your own data").
 """
 
 import argparse
@@ -42,10 +41,12 @@ ALLOWED = {
 class {{ cookiecutter.model_class }}(pl.LightningModule):
     """Learns the `task` on inputs of `input_shape`, with AdamW.
 
-    Classification: `num_classes` classes. Regression: `num_targets` numbers, in their own units.
-    Multi-label: `num_classes` labels, each present or not. The arguments up to `target_std`
-    describe the data, as the DataModule reports them; the rest are hyperparameters.
+    The arguments up to `target_std` describe the data, as the DataModule reports them.
     """
+
+    # Classification: `num_classes` classes. Regression: `num_targets` numbers, answered in
+    # their own units. Multi-label: `num_classes` labels, each present or not. The arguments
+    # after `target_std` are the hyperparameters.
 
     # Every argument has a default, so the class builds the digits network with no arguments,
     # and `save_hyperparameters()` records them all in the checkpoint, so
@@ -141,8 +142,7 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         }
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Scores for a batch of inputs shaped (N, *input_shape): logits, or for regression
-        the predicted targets (N, num_targets) in their own units."""
+        """Logits for inputs shaped (N, *input_shape); for regression, targets in their units."""
         outputs = self.network((inputs - self.mean) / self.std)
         if self.hparams.task == "regression":
             return outputs * self.target_std + self.target_mean

@@ -8,6 +8,8 @@ import pytest
 import torch
 import yaml
 
+from {{ cookiecutter.package_name }}.model import DATA_ARGUMENTS
+
 from train import main
 
 
@@ -77,8 +79,8 @@ def test_config_defaults_and_overrides_reach_the_objects(data_dir, tmp_path):
 
 def test_the_model_is_built_from_the_data_report(data_dir, tmp_path):
     cli = fit(data_dir, tmp_path)
-    for name in ("input_shape", "num_classes", "input_mean", "input_std"):
-        assert cli.model.hparams[name] == getattr(cli.datamodule, name)
+    for name in DATA_ARGUMENTS:
+        assert cli.model.hparams[name] == cli.datamodule.report[name]
     (last,) = tmp_path.rglob("last.ckpt")
     saved = torch.load(last, weights_only=True)["hyper_parameters"]
     assert saved["num_classes"] == cli.datamodule.report["num_classes"]

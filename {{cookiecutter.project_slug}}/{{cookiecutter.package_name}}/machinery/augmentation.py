@@ -8,11 +8,10 @@ from torch.utils.data import Dataset, DistributedSampler, Subset
 
 
 class EpochTaggedSampler(DistributedSampler):
-    """A DistributedSampler whose items are (epoch, position): the workers learn the epoch.
+    """A DistributedSampler whose items are (epoch, position): the workers learn the epoch."""
 
-    DataLoader workers live across epochs with their own copy of the dataset; the epoch has to
-    travel with each index, as Lightning sets it on the sampler in the main process only.
-    """
+    # DataLoader workers live across epochs with their own copy of the dataset; the epoch has
+    # to travel with each index, as Lightning sets it on the sampler in the main process only.
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         epoch = self.epoch
@@ -22,8 +21,7 @@ class EpochTaggedSampler(DistributedSampler):
 class AugmentedSubset(Dataset):
     """A Subset whose inputs pass through `augment(inputs, generator)`; keys are (epoch, position).
 
-    The generator is the example's own for that epoch: the same draws in the main process or
-    any worker, in an unbroken run or a resumed one, whatever ran before.
+    The generator is the example's own for that epoch, the same in any process and any run.
     """
 
     def __init__(

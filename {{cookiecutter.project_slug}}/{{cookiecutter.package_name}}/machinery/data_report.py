@@ -122,8 +122,7 @@ def describe(
 ) -> dict:
     """What the model is built from: the input shape and statistics, the task and its size.
 
-    `splits` are the train, validation and test indices; each must hold an example. `task`
-    overrides the one the labels describe, where they allow it.
+    `splits` (train, validation, test) must each hold an example; `task` overrides the labels'.
     """
     # Only `__len__`, `__getitem__`, `labels` and `labels_path` are used, so a Dataset of any
     # format serves; the .npy one's whole arrays are checked too.

@@ -25,8 +25,7 @@ class Problem:
 class ModelAPI(litserve.LitAPI):
     """Takes {"inputs": one example as nested lists}; answers with predict.py's columns for it.
 
-    Those are the fields of the model's predict_step: {"prediction": k, "confidence": p} for
-    a classifier (README.md, "Use your own data", for the other tasks).
+    Those are the fields of predict_step: README.md, "Use your own data", lists each task's.
     """
 
     # With batching on, LitServe decodes every request of a batch, then calls `batch`, then
