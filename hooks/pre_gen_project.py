@@ -102,9 +102,9 @@ pyparsing pytest pytorch_lightning requests ruff scipy serve setuptools sklearn 
 sortedcontainers sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server test
 test_checkpoints test_data test_export test_faults test_flags test_model test_predict
 test_progress test_reproducibility test_serve test_train test_trainer_args test_tune
-test_tuning tests threadpoolctl torch torchgen torchmetrics tqdm train tune typeshed_client
-typing_extensions typing_inspection tzdata urllib3 uvicorn uvloop wandb watchfiles websockets
-werkzeug xxhash yaml yarl zipp zmq
+test_tuning tests threadpoolctl torch torchgen torchmetrics tqdm train train_in_process tune
+typeshed_client typing_extensions typing_inspection tzdata urllib3 uvicorn uvloop wandb
+watchfiles websockets werkzeug xxhash yaml yarl zipp zmq
 """
 RESERVED_PACKAGE_NAMES = set(RESERVED_PACKAGE_NAMES_TEXT.split())
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from command_line import FLAG, fit_in_process
+from command_line import FLAG
 from conftest import run_flags
+from train_in_process import fit_in_process
 
 pytestmark = pytest.mark.slow
 
