@@ -44,6 +44,7 @@ def place_command_line(project, cli):
         (variants / cli / "test_train.py").replace(project / "tests" / "test_train.py")
         # How the tests run this command line (its flags' names, a run in the test's process).
         (variants / cli / "command_line.py").replace(project / "tests" / "command_line.py")
+        (variants / cli / "train_in_process.py").replace(project / "tests" / "train_in_process.py")
         remove(variants)
     if cli == "lightningcli":
         remove(machinery / "trainer_args.py")

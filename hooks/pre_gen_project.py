@@ -112,8 +112,8 @@ sortedcontainers sqlalchemy sqlparse starlette sympy tensorboard tensorboard_dat
 test_augmentation test_checkpoints test_data test_export test_faults test_flags test_model
 test_predict test_progress test_reproducibility test_serve test_tasks test_train
 test_trainer_args test_tune test_tuning tests threadpoolctl torch torchgen torchmetrics tqdm
-train tune typeshed_client typing_extensions typing_inspection tzdata urllib3 uvicorn uvloop
-wandb watchfiles websockets werkzeug xxhash yaml yarl zipp zmq
+train train_in_process tune typeshed_client typing_extensions typing_inspection tzdata urllib3
+uvicorn uvloop wandb watchfiles websockets werkzeug xxhash yaml yarl zipp zmq
 """
 RESERVED_PACKAGE_NAMES = set(RESERVED_PACKAGE_NAMES_TEXT.split())
 

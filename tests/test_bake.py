@@ -91,6 +91,7 @@ def expected_files(package="digits_classifier", **answers):
         f"{package}/machinery/tuning.py",
         f"{package}/machinery/workers.py",
         "tests/command_line.py",
+        "tests/train_in_process.py",
         "tests/conftest.py",
         "tests/test_augmentation.py",
         "tests/test_checkpoints.py",

@@ -20,8 +20,9 @@ from {{ cookiecutter.package_name }}.machinery.checkpoints import (
 from {{ cookiecutter.package_name }}.machinery.errors import CheckpointError
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from command_line import FLAG, fit_in_process
+from command_line import FLAG
 from conftest import run_flags
+from train_in_process import fit_in_process
 
 
 class WorseEveryEpoch({{ cookiecutter.model_class }}):

@@ -16,9 +16,10 @@ from {{ cookiecutter.package_name }}.data import DEFAULT_DATA_DIR
 from {{ cookiecutter.package_name }}.machinery.files import owner
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from command_line import FLAG, train_then_test_command
+from command_line import FLAG
 from conftest import assert_no_workers_left, mount, run_flags
 from train import main
+from train_in_process import train_then_test_command
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,10 +11,11 @@ import torch
 
 from {{ cookiecutter.package_name }}.data import {{ cookiecutter.dataset_class }}
 
-from command_line import SUBCOMMAND, fit_in_process
+from command_line import SUBCOMMAND
 from conftest import assert_no_workers_left, settings_flags
 from predict import CSVPredictionWriter
 from predict import main as predict
+from train_in_process import fit_in_process
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from command_line import AUGMENT, FLAG, fit_in_process
+from command_line import AUGMENT, FLAG
 from conftest import run_flags
 from test_tasks import TASKS, write_data
+from train_in_process import fit_in_process
 
 pytestmark = pytest.mark.slow
 

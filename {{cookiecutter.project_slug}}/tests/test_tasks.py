@@ -13,9 +13,10 @@ from {{ cookiecutter.package_name }}.machinery.errors import DataError
 from {{ cookiecutter.package_name }}.machinery.extras import missing_extra
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
-from command_line import FLAG, fit_in_process
+from command_line import FLAG
 from conftest import run_flags
 from predict import main as predict
+from train_in_process import fit_in_process
 
 NUM_EXAMPLES = 300
 NUM_FEATURES = 6

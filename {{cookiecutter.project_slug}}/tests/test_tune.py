@@ -14,8 +14,9 @@ from {{ cookiecutter.package_name }}.machinery import tuning
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 import tune
-from command_line import FLAG, fit_in_process
+from command_line import FLAG
 from conftest import assert_no_workers_left, settings_flags
+from train_in_process import fit_in_process
 from tune import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

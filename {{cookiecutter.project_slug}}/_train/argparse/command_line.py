@@ -1,8 +1,4 @@
-"""How the tests run train.py of this command line (argparse): its flags, a fit in-process."""
-
-import pytorch_lightning as pl
-
-from train import fit, parse_args
+"""How the tests spell this command line's (argparse) flags; no code of the project runs."""
 
 # Each setting the tests give, as this train.py spells its flag.
 FLAG = {
@@ -18,14 +14,3 @@ FLAG = {
 AUGMENT = ["--augment"]
 # What comes before the flags of a training run; tune.py takes the flags alone.
 SUBCOMMAND = []
-
-
-def fit_in_process(argv: list[str]) -> pl.Trainer:
-    """Fit as `python train.py ARGV` would, in this process, with no test; return the Trainer."""
-    trainer, _, _ = fit(parse_args(argv))
-    return trainer
-
-
-def train_then_test_command(fit_flags: list[str]) -> list[str]:
-    """The command that tests what `fit_flags` train: here train.py fits and tests in one run."""
-    return fit_flags

@@ -1,8 +1,4 @@
-"""How the tests run train.py of this command line (LightningCLI): its flags, a fit in-process."""
-
-import pytorch_lightning as pl
-
-from train import run_cli
+"""How the tests spell this command line's (LightningCLI) flags; no code of the project runs."""
 
 # Each setting the tests give, as this train.py spells its flag.
 FLAG = {
@@ -24,14 +20,3 @@ FLAG = {
 AUGMENT = ["--data.augment", "true"]
 # What comes before the flags of a training run; tune.py takes the flags alone.
 SUBCOMMAND = ["fit"]
-
-
-def fit_in_process(argv: list[str]) -> pl.Trainer:
-    """Fit as `python train.py ARGV` would, in this process; return the Trainer."""
-    return run_cli(argv).trainer
-
-
-def train_then_test_command(fit_flags: list[str]) -> list[str]:
-    """Fit with `fit_flags`, then return the command that tests the result: `train.py test`."""
-    run_cli(fit_flags)
-    return ["test", *fit_flags[1:], "--ckpt_path", "last"]
