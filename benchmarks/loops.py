@@ -72,9 +72,8 @@ def bare_loop(model_class, datamodule_class, args, stamps):
 
 
 def model_for(model_class, datamodule):
-    """The model train.py builds: its defaults, and the shape the data module reports."""
-    names = ("input_shape", "num_classes", "input_mean", "input_std")
-    return model_class(**{name: getattr(datamodule, name) for name in names})
+    """The model train.py builds: its defaults, and what the data module reports."""
+    return model_class(**datamodule.report)
 
 
 def plain_loop(model_class, datamodule_class, args, stamps):

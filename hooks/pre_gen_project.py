@@ -31,6 +31,7 @@ RESERVED_CLASS_NAMES = {
     "Any",
     "ArgumentParser",
     "AtomicCheckpointIO",
+    "AugmentedSubset",
     "BATCHING",
     "BasePredictionWriter",
     "CLI",
@@ -43,8 +44,10 @@ RESERVED_CLASS_NAMES = {
     "DataLoader",
     "Dataset",
     "DistributedSampler",
+    "EPOCHS",
     "EXAMPLES",
     "EpochLines",
+    "EpochTaggedSampler",
     "F",
     "FAIL",
     "FLAG",
@@ -53,10 +56,14 @@ RESERVED_CLASS_NAMES = {
     "IO",
     "LightningArgumentParser",
     "LightningCLI",
+    "MeanAbsoluteError",
     "MeanMetric",
     "MlflowClient",
+    "ModelAPI",
     "ModelCheckpoint",
     "MulticlassAccuracy",
+    "MultilabelAccuracy",
+    "MultilabelF1Score",
     "Namespace",
     "OPSET",
     "OffByOne",
@@ -66,6 +73,7 @@ RESERVED_CLASS_NAMES = {
     "Parser",
     "PartlyFixedTrial",
     "Path",
+    "R2Score",
     "REFUSALS",
     "RTOL",
     "SUBCOMMAND",
@@ -74,6 +82,7 @@ RESERVED_CLASS_NAMES = {
     "Server",
     "SettingsError",
     "Subset",
+    "TASKS",
     "TQDMProgressBar",
     "Terminal",
     "ThreadPoolExecutor",
@@ -100,11 +109,11 @@ onnx_ir onnxruntime onnxscript opentelemetry optuna outputs packaging platformdi
 predict propcache py pyasn1 pyasn1_modules pycparser pydantic pydantic_core pygments pylab
 pyparsing pytest pytorch_lightning requests ruff scipy serve setuptools sklearn smmap sniffio
 sortedcontainers sqlalchemy sqlparse starlette sympy tensorboard tensorboard_data_server test
-test_checkpoints test_data test_export test_faults test_flags test_model test_predict
-test_progress test_reproducibility test_serve test_train test_trainer_args test_tune
-test_tuning tests threadpoolctl torch torchgen torchmetrics tqdm train train_in_process tune
-typeshed_client typing_extensions typing_inspection tzdata urllib3 uvicorn uvloop wandb
-watchfiles websockets werkzeug xxhash yaml yarl zipp zmq
+test_augmentation test_checkpoints test_data test_export test_faults test_flags test_model
+test_predict test_progress test_reproducibility test_serve test_tasks test_train
+test_trainer_args test_tune test_tuning tests threadpoolctl torch torchgen torchmetrics tqdm
+train train_in_process tune typeshed_client typing_extensions typing_inspection tzdata urllib3
+uvicorn uvloop wandb watchfiles websockets werkzeug xxhash yaml yarl zipp zmq
 """
 RESERVED_PACKAGE_NAMES = set(RESERVED_PACKAGE_NAMES_TEXT.split())
 

@@ -29,6 +29,7 @@ LOGGER_TESTS = [
     "test_flags.py",
     "test_predict.py",
     "test_serve.py",
+    "test_tasks.py",
     "test_train.py",
     "test_tune.py",
 ]

@@ -94,6 +94,15 @@ def run(project, *command):
     return finished.stdout
 
 
+def run_logged(project, *command):
+    """Run a command of the project; return the finished process, its output and its log."""
+    finished = subprocess.run(
+        [sys.executable, *command], cwd=project, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    return finished
+
+
 def test_data_too_large_for_npy_changes_what_the_readme_says(baked_copy):
     project = baked_copy()
     swap_in_one_file_per_example(project)
@@ -113,3 +122,84 @@ def test_data_too_large_for_npy_changes_what_the_readme_says(baked_copy):
     run(project, "predict.py", "--ckpt_path", best, "--data_dir", "new", "--output", "new.csv")
     assert (project / "new.csv").read_text().startswith("index,prediction,confidence\n")
     run(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow and not npy")
+
+
+def regression_table():
+    """scikit-learn's bundled diabetes data: 442 patients, 10 features, a disease score."""
+    from sklearn.datasets import load_diabetes
+
+    table = load_diabetes()
+    return table.data.astype(np.float32), table.target.astype(np.float64)
+
+
+def multilabel_digits():
+    """The digits, with three labels each: even, above 4, and drawn with a closed loop."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    target = digits.target
+    loops = np.isin(target, (0, 6, 8, 9))
+    labels = np.stack([target % 2 == 0, target > 4, loops], axis=1)
+    return digits.images.astype(np.uint8), labels
+
+
+# (data, the test metric the run prints, the least it must reach, predict.py's CSV header)
+TASKS = {
+    "regression": (
+        regression_table,
+        "test_r2",
+        0.3,
+        ["index", "label", "prediction"],
+    ),
+    "multilabel": (
+        multilabel_digits,
+        "test_f1",
+        0.9,
+        [
+            "index",
+            *(
+                f"{column}_{k}"
+                for k in range(3)
+                for column in ("label", "prediction", "probability")
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("cli", ["argparse", "lightningcli"])
+@pytest.mark.parametrize("task", TASKS)
+def test_each_task_trains_tests_and_predicts_with_the_defaults(baked_copy, cli, task):
+    make, metric, floor, header = TASKS[task]
+    project = baked_copy(cli=cli)
+    # As stored: own_data.write makes every label an integer class.
+    folder = project / "mine"
+    folder.mkdir()
+    inputs, labels = make()
+    np.save(folder / "inputs.npy", inputs)
+    np.save(folder / "labels.npy", labels)
+    fit = (
+        ["--data_dir", str(folder)]
+        if cli == "argparse"
+        else ["fit", "--data.data_dir", str(folder)]
+    )
+    trained = run_logged(project, "train.py", *fit)
+    assert f"Task from {folder}: {task}" in trained.stderr, trained.stderr[-3000:]
+    if cli == "lightningcli":
+        test = ["test", "--data.data_dir", str(folder), "--ckpt_path", "best"]
+        trained = run_logged(project, "train.py", *test)
+    score = float(re.search(rf"{metric}\W+(-?[0-9.]+)", trained.stdout).group(1))
+    assert score >= floor, f"{task} ({cli}): {metric} {score}"
+    (best,) = (project / "outputs").rglob("best.ckpt")
+    output = project / "predictions.csv"
+    run(
+        project,
+        "predict.py",
+        "--ckpt_path",
+        str(best),
+        "--data_dir",
+        str(folder),
+        "--output",
+        str(output),
+    )
+    assert output.read_text().splitlines()[0].split(",") == header

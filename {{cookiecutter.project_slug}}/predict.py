@@ -34,7 +34,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--data_dir",
         required=True,
-        help="folder with inputs.npy; with labels.npy too, the accuracy is reported",
+        help="folder with inputs.npy; with labels.npy too, the accuracy (or error) is reported",
     )
     parser.add_argument("--output", default="predictions.csv", help="CSV file to write")
     parser.add_argument("--batch_size", type=int, default=256, help="examples per batch")
@@ -43,14 +43,17 @@ def build_parser() -> ArgumentParser:
 
 
 class CSVPredictionWriter(BasePredictionWriter):
-    """Write each batch's predictions as CSV rows as they come, and count the correct ones."""
+    """Write each batch's predictions as CSV rows as they come, and score the labelled ones."""
 
-    def __init__(self, csv_file: IO[str]) -> None:
+    def __init__(self, csv_file: IO[str], task: str = "classification") -> None:
         super().__init__(write_interval="batch")
         self.writer = csv.writer(csv_file)
+        self.task = task
         self.num_rows = 0
-        self.num_correct = 0
-        self.labelled = False
+        # Per pair of label and prediction columns: right answers, or for regression the
+        # absolute errors, summed.
+        self.total_score = 0.0
+        self.num_scored = 0
 
     def write_on_batch_end(
         self,
@@ -67,10 +70,25 @@ class CSVPredictionWriter(BasePredictionWriter):
             self.writer.writerow(["index", *columns])
         for offset, row in enumerate(zip(*columns.values(), strict=True)):
             self.writer.writerow([self.num_rows + offset, *row])
-        self.num_rows += len(columns["prediction"])
-        if "label" in prediction:
-            self.labelled = True
-            self.num_correct += int((prediction["label"] == prediction["prediction"]).sum())
+        self.num_rows += len(next(iter(prediction.values())))
+        regression = self.task == "regression"
+        for name, labels in prediction.items():
+            if name.startswith("label"):
+                predicted = prediction[name.replace("label", "prediction", 1)]
+                errors = (labels.double() - predicted.double()).abs()
+                self.total_score += float(errors.sum() if regression else (errors == 0).sum())
+                self.num_scored += len(labels)
+
+    def summary(self) -> str | None:
+        """The line that scores the labelled examples, if the data had labels."""
+        if not self.num_scored:
+            return None
+        score = self.total_score / self.num_scored
+        name = {
+            "regression": "Mean absolute error",
+            "multilabel": "Accuracy over every label",
+        }.get(self.task, "Accuracy")
+        return f"{name} on {self.num_rows} labelled examples: {score:.4f}"
 
 
 def check_data_fits(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> None:
@@ -90,7 +108,8 @@ def predict(args: argparse.Namespace) -> None:
     check_data_fits(datamodule, model)
     try:
         with atomic_file(args.output, "w", newline="") as csv_file:
-            writer = CSVPredictionWriter(csv_file)
+            # Checkpoints written before tasks were read from the labels are classifiers.
+            writer = CSVPredictionWriter(csv_file, model.hparams.get("task", "classification"))
             trainer = pl.Trainer(
                 accelerator=args.accelerator,
                 devices=1,
@@ -104,9 +123,9 @@ def predict(args: argparse.Namespace) -> None:
     except OSError as err:
         raise OneLineError(f"--output {args.output}: cannot write ({err.strerror})") from None
     print(f"Wrote {writer.num_rows} predictions to {args.output}")
-    if writer.labelled:
-        accuracy = writer.num_correct / writer.num_rows
-        print(f"Accuracy on {writer.num_rows} labelled examples: {accuracy:.4f}")
+    summary = writer.summary()
+    if summary:
+        print(summary)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,7 +30,7 @@ class WorseEveryEpoch({{ cookiecutter.model_class }}):
 
     def validation_step(self, batch, batch_idx):
         inputs, labels = batch
-        self.val_accuracy.update(self(inputs), labels)
+        self.val_metrics["acc"].update(self(inputs), labels)
         self.val_loss.update(torch.tensor(float(self.current_epoch)))
 
 
@@ -53,9 +53,7 @@ def train_worse_every_epoch(data_dir, root, epochs, last_first=False):
         plugins=[AtomicCheckpointIO()],
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
-    model = WorseEveryEpoch(
-        datamodule.input_shape, datamodule.num_classes, channels=4, hidden_units=8
-    )
+    model = WorseEveryEpoch(**datamodule.report, channels=4, hidden_units=8)
     trainer.fit(model, datamodule=datamodule)
     (best,) = root.rglob("best.ckpt")
     (last,) = root.rglob("last.ckpt")

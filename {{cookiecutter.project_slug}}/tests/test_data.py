@@ -50,9 +50,10 @@ def test_dataset_gives_float_inputs_of_the_reported_shape(datamodule, data_dir):
     dataset = data.{{ cookiecutter.dataset_class }}(data_dir)
     inputs, label = dataset[0]
     assert len(dataset) == len(dataset.labels)
-    assert tuple(inputs.shape) == datamodule.input_shape
+    assert tuple(inputs.shape) == datamodule.report["input_shape"]
     assert inputs.dtype == torch.float32
-    assert isinstance(label, int) and 0 <= label < datamodule.num_classes
+    assert label.dtype == torch.int64 and label.dim() == 0
+    assert 0 <= int(label) < datamodule.report["num_classes"]
 
 
 def test_splits_are_disjoint_complete_and_repeatable(datamodule, data_dir):
@@ -70,7 +71,7 @@ def test_splits_are_disjoint_complete_and_repeatable(datamodule, data_dir):
 def test_dataloaders_give_batches_of_inputs_and_labels(datamodule):
     inputs, labels = next(iter(datamodule.train_dataloader()))
     batch = min(32, len(datamodule.train_set))
-    assert inputs.shape == (batch, *datamodule.input_shape)
+    assert inputs.shape == (batch, *datamodule.report["input_shape"])
     assert labels.shape == (batch,)
     assert len(datamodule.val_dataloader()) == -(-len(datamodule.val_set) // 32)
 
@@ -107,10 +108,10 @@ def test_shuffle_order_depends_only_on_seed_and_epoch(data_dir):
 
 def test_report_matches_the_files(datamodule, data_dir):
     labels = data.{{ cookiecutter.dataset_class }}(data_dir).labels
-    assert datamodule.num_classes == labels.max() + 1
-    channels = datamodule.input_shape[0]
-    assert len(datamodule.input_mean) == len(datamodule.input_std) == channels
-    assert all(std > 0 for std in datamodule.input_std)
+    assert datamodule.report["num_classes"] == labels.max() + 1
+    channels = datamodule.report["input_shape"][0]
+    assert len(datamodule.report["input_mean"]) == len(datamodule.report["input_std"]) == channels
+    assert all(std > 0 for std in datamodule.report["input_std"])
 
 
 @pytest.mark.npy
@@ -126,12 +127,12 @@ def test_report_matches_the_files(datamodule, data_dir):
 def test_any_kind_of_data_is_reported_and_scaled(tmp_path, inputs, input_shape):
     labels = np.arange(40) % 3
     datamodule = datamodule_for(write_data(tmp_path / "mine", inputs, labels))
-    assert datamodule.input_shape == input_shape
-    assert datamodule.num_classes == 3
+    assert datamodule.report["input_shape"] == input_shape
+    assert datamodule.report["num_classes"] == 3
     datamodule.setup("fit")
     train = torch.stack([datamodule.train_set[i][0] for i in range(len(datamodule.train_set))])
-    mean = torch.tensor(datamodule.input_mean).reshape(-1, *[1] * (len(input_shape) - 1))
-    std = torch.tensor(datamodule.input_std).reshape(mean.shape)
+    mean = torch.tensor(datamodule.report["input_mean"]).reshape(-1, *[1] * (len(input_shape) - 1))
+    std = torch.tensor(datamodule.report["input_std"]).reshape(mean.shape)
     scaled = (train - mean) / std
     assert scaled.mean().abs() < 1e-3
     assert (scaled.std() - 1).abs() < 0.05
@@ -142,7 +143,7 @@ def test_building_the_data_module_and_reading_its_report_write_nothing(tmp_path)
     """The scripts call prepare_data, as Lightning's Trainer does; the report only reads."""
     datamodule = data.{{ cookiecutter.datamodule_class }}()
     with pytest.raises(DataError, match="no inputs.npy"):
-        datamodule.input_shape  # noqa: B018 (reading the report reads the data)
+        datamodule.report  # noqa: B018 (reading the report reads the data)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -192,7 +193,7 @@ def test_bundled_data_goes_only_to_the_default_folder(tmp_path):
     datamodule = datamodule_for(tmp_path / "mistyped")
     datamodule.prepare_data()
     with pytest.raises(DataError, match="no inputs.npy"):
-        datamodule.input_shape  # noqa: B018 (reading the report reads the data)
+        datamodule.report  # noqa: B018 (reading the report reads the data)
     assert not (tmp_path / "mistyped").exists()
 
 
@@ -220,8 +221,8 @@ def test_statistics_come_from_up_to_1000_training_examples_only(tmp_path):
     folder = write_data(tmp_path / "mine", inputs, np.arange(len(inputs)) % 2)
     datamodule = datamodule_for(folder, val_fraction=0.1, test_fraction=0.2, split_seed=0)
     assert len(train) > len(sample)
-    assert np.allclose(datamodule.input_mean, inputs[sample].mean(axis=0))
-    assert np.allclose(datamodule.input_std, inputs[sample].std(axis=0))
+    assert np.allclose(datamodule.report["input_mean"], inputs[sample].mean(axis=0))
+    assert np.allclose(datamodule.report["input_std"], inputs[sample].std(axis=0))
 
 
 PREPARE_AT_ONCE = """
@@ -233,7 +234,7 @@ while not Path("go").exists():
     time.sleep(0.01)
 datamodule = {{ cookiecutter.datamodule_class }}(num_workers=0)
 datamodule.prepare_data()
-print(datamodule.input_shape)
+print(datamodule.report["input_shape"])
 """
 
 
@@ -261,7 +262,8 @@ def test_processes_starting_at_once_share_the_prepared_data(tmp_path):
     assert len({stdout for stdout, _ in outputs}) == 1
     dataset = data.{{ cookiecutter.dataset_class }}(tmp_path / data.DEFAULT_DATA_DIR)
     assert len(dataset) == len(dataset.labels) > 0
-    assert tuple(dataset[len(dataset) - 1][0].shape) == datamodule_for(dataset.data_dir).input_shape
+    report = datamodule_for(dataset.data_dir).report
+    assert tuple(dataset[len(dataset) - 1][0].shape) == report["input_shape"]
     assert not list(tmp_path.rglob("*.tmp"))
 
 
@@ -315,7 +317,7 @@ def test_a_full_disk_while_writing_the_data_leaves_no_inputs_file(tmp_path, monk
     # With room again, the next run writes it whole.
     datamodule = data.{{ cookiecutter.datamodule_class }}()
     datamodule.prepare_data()
-    assert datamodule.input_shape
+    assert datamodule.report["input_shape"]
 
 
 def current_umask():
@@ -338,10 +340,31 @@ BAD_DATA = {
         np.array([0, 1, -1, 2]),
         "labels.npy: labels must be 0 to K-1",
     ),
-    "float-labels": (
+    # Floats are regression targets, (N, K) integers multi-label; some rows fit no task.
+    "nan-target": (
         np.zeros((4, 3)),
-        np.array([0.0, 1.0, 1.5, 2.0]),
-        "labels.npy: expected integer",
+        np.array([0.5, np.nan, 1.0, 2.0]),
+        "labels.npy: example 1's target is a NaN or infinite",
+    ),
+    "infinite-targets": (
+        np.zeros((4, 3)),
+        np.array([[0.5, 1.0], [1.0, 2.0], [1.0, np.inf], [2.0, 0.0]]),
+        "labels.npy: example 2's target is a NaN or infinite",
+    ),
+    "multilabel-not-0-or-1": (
+        np.zeros((4, 3)),
+        np.array([[0, 1], [2, 0], [1, 1], [0, 0]]),
+        "labels.npy: integer labels shaped .N, K. are multi-label and must be 0 or 1; found 2",
+    ),
+    "rank-3-labels": (
+        np.zeros((4, 3)),
+        np.zeros((4, 2, 2)),
+        "labels.npy: expected integer classes .N,., float targets .N,. or .N, T., or 0/1",
+    ),
+    "text-labels": (
+        np.zeros((4, 3)),
+        np.array(["a", "b", "a", "b"]),
+        "labels.npy: expected integer classes",
     ),
     "count-mismatch": (
         np.zeros((4, 3)),
@@ -396,7 +419,7 @@ def test_bad_data_is_one_error_naming_the_file(tmp_path, inputs, labels, message
     datamodule = datamodule_for(folder)
     with pytest.raises(DataError, match=message):
         datamodule.setup("fit")
-        datamodule.num_classes  # noqa: B018 (the report checks what the model is built from)
+        datamodule.report  # noqa: B018 (the report checks what the model is built from)
 
 
 @pytest.mark.npy

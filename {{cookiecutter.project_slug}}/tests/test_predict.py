@@ -112,7 +112,7 @@ def test_rows_are_written_as_each_batch_arrives():
     ]
     batch([3], [3])
     assert csv_file.getvalue().splitlines()[-1] == "2,3,3,0.5"
-    assert (writer.num_rows, writer.num_correct, writer.labelled) == (3, 2, True)
+    assert writer.summary() == "Accuracy on 3 labelled examples: 0.6667"
 
 
 @pytest.mark.npy

@@ -41,8 +41,7 @@ def test_a_log_gets_one_line_per_epoch_with_its_metrics(data_dir, tmp_path, caps
     )
     datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir), num_workers=0)
     model = {{ cookiecutter.model_class }}(
-        datamodule.input_shape,
-        datamodule.num_classes,
+        **datamodule.report,
         channels=4,
         hidden_units=8,
     )

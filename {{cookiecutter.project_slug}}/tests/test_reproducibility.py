@@ -1,4 +1,7 @@
-"""Same seed, same weights, bit for bit; and a resumed run ends where an unbroken one does."""
+"""Same seed, same weights, bit for bit; and a resumed run ends where an unbroken one does.
+
+Both hold for every task, and with the augmentation on.
+"""
 
 import os
 import signal
@@ -10,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from command_line import FLAG
+from command_line import AUGMENT, FLAG
 from conftest import run_flags
+from test_tasks import TASKS, write_data
 from train_in_process import fit_in_process
 
 pytestmark = pytest.mark.slow
@@ -34,16 +38,35 @@ def assert_same_weights(first, second):
         assert torch.equal(tensor, second["state_dict"][name]), name
 
 
+@pytest.fixture(scope="module")
+def folders(data_dir, tmp_path_factory):
+    """Data of each kind the tests below train on, and the flags that go with it."""
+    base = tmp_path_factory.mktemp("tasks")
+    regression = write_data(base / "regression", *TASKS["regression-3-targets"][:2])
+    multilabel = write_data(base / "multilabel", *TASKS["multilabel-3-labels"][:2])
+    return {
+        "digits": (data_dir, []),
+        "digits-augmented": (data_dir, AUGMENT),
+        "regression": (regression, []),
+        "multilabel": (multilabel, []),
+    }
+
+
+KINDS = ["digits", "digits-augmented", "regression", "multilabel"]
+
+
 def logged_history(checkpoint):
     states = checkpoint["callbacks"].values()
     return next(state["history"] for state in states if "history" in state)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("num_workers", ["0", "2"])
-def test_same_seed_gives_identical_weights_and_metrics(data_dir, tmp_path, num_workers):
-    workers = (FLAG["num_workers"], num_workers, FLAG["max_epochs"], "2")
-    first, first_metrics = train(data_dir, tmp_path / "a", *workers)
-    second, second_metrics = train(data_dir, tmp_path / "b", *workers)
+def test_same_seed_gives_identical_weights_and_metrics(folders, tmp_path, num_workers, kind):
+    folder, flags = folders[kind]
+    workers = (FLAG["num_workers"], num_workers, FLAG["max_epochs"], "2", *flags)
+    first, first_metrics = train(folder, tmp_path / "a", *workers)
+    second, second_metrics = train(folder, tmp_path / "b", *workers)
     assert_same_weights(first, second)
     assert logged_history(first) == logged_history(second)
     assert first_metrics == second_metrics
@@ -57,13 +80,15 @@ def test_different_seed_gives_different_weights(data_dir, tmp_path):
     assert not torch.equal(*weights)
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("num_workers", ["0", "2"])
-def test_resume_at_epoch_boundary_matches_an_unbroken_run(data_dir, tmp_path, num_workers):
-    workers = (FLAG["num_workers"], num_workers, FLAG["max_epochs"], "2")
-    unbroken, unbroken_metrics = train(data_dir, tmp_path / "unbroken", *workers)
-    train(data_dir, tmp_path / "broken", *workers, FLAG["max_epochs"], "1")
+def test_resume_at_epoch_boundary_matches_an_unbroken_run(folders, tmp_path, num_workers, kind):
+    folder, flags = folders[kind]
+    workers = (FLAG["num_workers"], num_workers, FLAG["max_epochs"], "2", *flags)
+    unbroken, unbroken_metrics = train(folder, tmp_path / "unbroken", *workers)
+    train(folder, tmp_path / "broken", *workers, FLAG["max_epochs"], "1")
     resumed, resumed_metrics = train(
-        data_dir, tmp_path / "broken", FLAG["ckpt_path"], "last", *workers
+        folder, tmp_path / "broken", FLAG["ckpt_path"], "last", *workers
     )
     assert resumed["epoch"] == unbroken["epoch"] == 1
     assert_same_weights(unbroken, resumed)

@@ -3,6 +3,7 @@
 Bring your own as `inputs.npy` and `labels.npy` in a folder (README.md, "Use your own data").
 """
 
+import math
 from functools import cached_property
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
+from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
+from .machinery.augmentation import AugmentedSubset, EpochTaggedSampler
 from .machinery.data_report import describe, read_inputs, read_labels
 from .machinery.errors import DataError, SettingsError
 from .machinery.files import atomic_file
@@ -32,6 +35,9 @@ ALLOWED = {
     "split_seed": Allowed(int, 0, 2**32 - 1),
     "seed": Allowed(int, 0, 2**32 - 1),
 }
+# What labels.npy may hold, and the task each means (README.md, "Use your own data"); a
+# DataModule given `task` reads labels that could mean two tasks as that one.
+TASKS = ("classification", "regression", "multilabel")
 
 
 class {{ cookiecutter.dataset_class }}(Dataset):
@@ -65,7 +71,8 @@ class {{ cookiecutter.dataset_class }}(Dataset):
             inputs = inputs.unsqueeze(0)  # (H, W) images are single-channel: (1, H, W)
         if self.labels is None:
             return (inputs,)
-        return inputs, int(self.labels[index])
+        # As stored: a class, a target or a row of targets, or a row of 0/1 labels.
+        return inputs, torch.from_numpy(np.array(self.labels[index]))
 
     def __getstate__(self) -> dict:
         # DataLoader workers reopen the memory maps instead of receiving a copy of the data.
@@ -92,6 +99,27 @@ def write_digits(data_dir: str | Path) -> None:
         raise DataError(f"data_dir {data_dir}: cannot write the data ({reason})") from None
 
 
+def augment_image(inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A small random shift, turn and zoom of a (C, H, W) image; a table's row is left as it is.
+
+    No flips: they change digits. Every draw comes from `generator`, this example's own.
+    """
+    # The generator is seeded by (seed, epoch, example index): the augmentation then repeats
+    # exactly with any number of workers, and in a resumed run.
+    if inputs.dim() != 3:
+        return inputs
+    shift = 0.25 * (2 * torch.rand(2, generator=generator) - 1)  # up to 1/8 of the size
+    angle = math.radians(10) * (2 * torch.rand((), generator=generator) - 1)
+    zoom = 1 + 0.1 * (2 * torch.rand((), generator=generator) - 1)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    transform = torch.stack(
+        [torch.stack([cos, -sin, shift[0]]), torch.stack([sin, cos, shift[1]])]
+    ).unsqueeze(0)
+    grid = F.affine_grid(transform, [1, *inputs.shape], align_corners=False)
+    # Pixels moved in from outside repeat the edge: for the digits, the blank background.
+    return F.grid_sample(inputs[None], grid, padding_mode="border", align_corners=False)[0]
+
+
 def split_indices(
     num_examples: int, val_fraction: float, test_fraction: float, split_seed: int
 ) -> tuple[list[int], list[int], list[int]]:
@@ -106,7 +134,7 @@ def split_indices(
 class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
     """Splits the data in `data_dir`, serves its DataLoaders, and reports what the model needs.
 
-    Its `input_shape`, `num_classes`, `input_mean` and `input_std` are the model's data arguments.
+    Its `report` holds the model's data arguments: inputs' shape and statistics, task and size.
     """
 
     def __init__(
@@ -118,10 +146,17 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         test_fraction: float = 0.2,
         split_seed: int = 0,
         seed: int = 42,
+        task: str | None = None,
+        augment: bool = False,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        # `task` is kept apart: the model's hyperparameters record the task it learns, and
+        # Lightning logs both sets under one name each, refusing two values for one name.
+        self.save_hyperparameters(ignore="task")
         check_settings(ALLOWED, self.hparams)
+        if task is not None and task not in TASKS:
+            raise SettingsError(f"task {task!r} is not allowed: give one of {', '.join(TASKS)}")
+        self.task = task
         if val_fraction + test_fraction >= 1:
             raise SettingsError(
                 f"val_fraction {val_fraction} and test_fraction {test_fraction} are not allowed:"
@@ -154,35 +189,22 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         """What the model is built from, read once from the training split; it writes nothing."""
         dataset = {{ cookiecutter.dataset_class }}(self.hparams.data_dir)
         splits = split_indices(len(dataset), *self._split_settings())
-        return describe(dataset, splits, Path(self.hparams.data_dir))
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """One example's shape: (C, H, W) for images, (F,) for a table of features."""
-        return self.report["input_shape"]
-
-    @property
-    def num_classes(self) -> int:
-        """How many classes the labels hold: the largest label plus one."""
-        return self.report["num_classes"]
-
-    @property
-    def input_mean(self) -> list[float]:
-        """Per channel (or feature) mean of the training inputs, for the model to normalise."""
-        return self.report["input_mean"]
-
-    @property
-    def input_std(self) -> list[float]:
-        """Per channel (or feature) standard deviation of the training inputs."""
-        return self.report["input_std"]
+        return describe(dataset, splits, Path(self.hparams.data_dir), self.task)
 
     def _split_settings(self) -> tuple[float, float, int]:
         return self.hparams.val_fraction, self.hparams.test_fraction, self.hparams.split_seed
 
     def train_dataloader(self) -> DataLoader:
+        train_set = self.train_set
+        sampler_class = DistributedSampler
+        if self.hparams.augment:
+            # Each example's draws come from (seed, epoch, its index), never from a worker's
+            # generator: the sampler hands the epoch to the workers with each index.
+            train_set = AugmentedSubset(self.train_set, augment_image, self.hparams.seed)
+            sampler_class = EpochTaggedSampler
         # A permutation of (seed, epoch) only, each process taking its share under DDP.
-        sampler = DistributedSampler(
-            self.train_set,
+        sampler = sampler_class(
+            train_set,
             num_replicas=self.trainer.world_size if self.trainer else 1,
             rank=self.trainer.global_rank if self.trainer else 0,
             shuffle=True,
@@ -192,7 +214,7 @@ class {{ cookiecutter.datamodule_class }}(pl.LightningDataModule):
         # and workers fetch their first indices at once: give it the epoch Lightning will.
         if self.trainer is not None:
             sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
-        return self._loader(self.train_set, sampler=sampler)
+        return self._loader(train_set, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)

@@ -1,4 +1,7 @@
-"""The LightningModule: a small CNN for images, or a small MLP for a table of features."""
+"""The LightningModule: a small CNN for images, or a small MLP for a table of features.
+
+Its head, loss and metrics follow the task the labels describe (README.md, "Use your own data").
+"""
 
 import argparse
 import inspect
@@ -8,9 +11,14 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics import MeanAbsoluteError, MeanMetric, R2Score
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MultilabelAccuracy,
+    MultilabelF1Score,
+)
 
+from .machinery.errors import SettingsError
 from .machinery.settings import Allowed, check_settings
 
 if TYPE_CHECKING:
@@ -31,10 +39,14 @@ ALLOWED = {
 
 
 class {{ cookiecutter.model_class }}(pl.LightningModule):
-    """Classifies inputs of `input_shape` into `num_classes` classes, trained with AdamW.
+    """Learns the `task` on inputs of `input_shape`, with AdamW.
 
-    The first four describe the data, as the DataModule reports them; the rest are hyperparameters.
+    The arguments up to `target_std` describe the data, as the DataModule reports them.
     """
+
+    # Classification: `num_classes` classes. Regression: `num_targets` numbers, answered in
+    # their own units. Multi-label: `num_classes` labels, each present or not. The arguments
+    # after `target_std` are the hyperparameters.
 
     # Every argument has a default, so the class builds the digits network with no arguments,
     # and `save_hyperparameters()` records them all in the checkpoint, so
@@ -43,9 +55,13 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
     def __init__(
         self,
         input_shape: tuple[int, ...] = (1, 8, 8),
-        num_classes: int = 10,
+        task: str = "classification",
+        num_classes: int | None = 10,
+        num_targets: int | None = None,
         input_mean: list[float] | None = None,
         input_std: list[float] | None = None,
+        target_mean: list[float] | None = None,
+        target_std: list[float] | None = None,
         learning_rate: float = 3e-3,
         lr_decay: float = 0.7,
         weight_decay: float = 1e-4,
@@ -56,12 +72,13 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         check_settings(ALLOWED, self.hparams)
+        num_outputs = output_size(task, num_classes, num_targets)
         if len(input_shape) == 3:
             self.network = image_network(
-                input_shape[0], channels, hidden_units, dropout, num_classes
+                input_shape[0], channels, hidden_units, dropout, num_outputs
             )
         elif len(input_shape) == 1:
-            self.network = table_network(input_shape[0], hidden_units, dropout, num_classes)
+            self.network = table_network(input_shape[0], hidden_units, dropout, num_outputs)
         else:
             raise ValueError(f"input_shape {input_shape}: expected (C, H, W) or (F,)")
         # Inputs arrive as stored (pixels 0..255, 0..16, features in their own units); the
@@ -72,14 +89,18 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         # Not saved in the state dict: the hyperparameters already hold them.
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
+        # Regression learns targets standardised as inputs are, and answers in their units.
+        target_mean = torch.tensor(target_mean or [0.0], dtype=torch.float32)
+        self.register_buffer("target_mean", target_mean, persistent=False)
+        target_std = torch.tensor(target_std or [1.0], dtype=torch.float32)
+        self.register_buffer("target_std", target_std, persistent=False)
         # Metric objects keep an epoch's running totals, one set per stage, and add up every
-        # process's share under DDP. "micro" accuracy counts correct examples; torchmetrics'
-        # default, "macro", averages per-class scores.
+        # process's share under DDP.
         self.train_loss = epoch_mean()
         self.val_loss = epoch_mean()
         self.test_loss = epoch_mean()
-        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_metrics = task_metrics(task, num_outputs)
+        self.test_metrics = task_metrics(task, num_outputs)
 
     @staticmethod
     def add_model_specific_args(parent_parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -121,8 +142,23 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
         }
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Return class scores (logits) for a batch of inputs shaped (N, *input_shape)."""
-        return self.network((inputs - self.mean) / self.std)
+        """Logits for inputs shaped (N, *input_shape); for regression, targets in their units."""
+        outputs = self.network((inputs - self.mean) / self.std)
+        if self.hparams.task == "regression":
+            return outputs * self.target_std + self.target_mean
+        return outputs
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The task's loss for `forward`'s outputs and the labels as stored."""
+        if self.hparams.task == "classification":
+            return F.cross_entropy(outputs, labels.long())
+        if self.hparams.task == "multilabel":
+            return F.binary_cross_entropy_with_logits(outputs, labels.float())
+        # Mean squared error of standardised targets: each target weighs the same, whatever
+        # its units.
+        targets = labels.float().reshape(outputs.shape)
+        standardised = (outputs - self.target_mean) / self.target_std
+        return F.mse_loss(standardised, (targets - self.target_mean) / self.target_std)
 
     # Each stage logs its metric objects once, as its epoch starts: Lightning computes them
     # when the epoch ends, after every step has added to them. A self.log call costs more
@@ -134,38 +170,57 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self.log("val_loss", self.val_loss, prog_bar=True)
-        self.log("val_acc", self.val_accuracy, prog_bar=True)
+        for name, metric in self.val_metrics.items():
+            self.log(f"val_{name}", metric, prog_bar=True)
 
     def on_test_epoch_start(self) -> None:
         self.log("test_loss", self.test_loss, prog_bar=True)
-        self.log("test_acc", self.test_accuracy, prog_bar=True)
+        for name, metric in self.test_metrics.items():
+            self.log(f"test_{name}", metric, prog_bar=True)
 
     def training_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
         inputs, labels = batch
-        loss = F.cross_entropy(self(inputs), labels)
+        loss = self.loss(self(inputs), labels)
         self.train_loss.update(loss.detach(), weight=len(labels))
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, self.val_loss, self.val_accuracy)
+        self._evaluate(batch, self.val_loss, self.val_metrics)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, self.test_loss, self.test_accuracy)
+        self._evaluate(batch, self.test_loss, self.test_metrics)
 
-    def _evaluate(self, batch, loss: MeanMetric, accuracy: MulticlassAccuracy) -> None:
+    def _evaluate(self, batch, loss: MeanMetric, metrics: nn.ModuleDict) -> None:
         inputs, labels = batch
-        logits = self(inputs)
-        loss.update(F.cross_entropy(logits, labels), weight=len(labels))
-        accuracy.update(logits, labels)
+        outputs = self(inputs)
+        loss.update(self.loss(outputs, labels), weight=len(labels))
+        task = self.hparams.task
+        if task == "classification":
+            predicted, expected = outputs, labels.long()
+        elif task == "multilabel":
+            # Probabilities, not logits: torchmetrics would take logits in [0, 1] as such.
+            predicted, expected = outputs.sigmoid(), labels.long()
+        else:
+            # One target: (N,), as R2Score takes a single output.
+            predicted = outputs.squeeze(1) if outputs.shape[1] == 1 else outputs
+            expected = labels.float().reshape(predicted.shape)
+        for metric in metrics.values():
+            metric.update(predicted, expected)
 
     def predict_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> dict:
-        """The predicted class and its probability; the true label too, where the data has one."""
+        """predict.py's columns for a batch, by name; the labels too, where the data has them."""
         inputs, *labels = batch
-        confidence, prediction = self(inputs).softmax(dim=1).max(dim=1)
-        label_column = {"label": labels[0]} if labels else {}
-        return {**label_column, "prediction": prediction, "confidence": confidence}
+        outputs = self(inputs)
+        labels = labels[0] if labels else None
+        if self.hparams.task == "classification":
+            confidence, prediction = outputs.softmax(dim=1).max(dim=1)
+            columns = {"prediction": prediction, "confidence": confidence}
+            return {"label": labels, **columns} if labels is not None else columns
+        if self.hparams.task == "regression":
+            return target_columns(outputs, labels)
+        return multilabel_columns(outputs, labels)
 
     def configure_optimizers(self) -> dict:
         optimizer = torch.optim.AdamW(
@@ -180,7 +235,69 @@ class {{ cookiecutter.model_class }}(pl.LightningModule):
 
 
 # What the DataModule reports about the data; everything else is a hyperparameter.
-DATA_ARGUMENTS = ("input_shape", "num_classes", "input_mean", "input_std")
+DATA_ARGUMENTS = (
+    "input_shape",
+    "task",
+    "num_classes",
+    "num_targets",
+    "input_mean",
+    "input_std",
+    "target_mean",
+    "target_std",
+)
+
+
+def output_size(task: str, num_classes: int | None, num_targets: int | None) -> int:
+    """How many numbers the network gives per example: one per class, label or target."""
+    size = num_targets if task == "regression" else num_classes
+    if task not in ("classification", "regression", "multilabel") or not size:
+        raise SettingsError(
+            f"task {task!r} with num_classes {num_classes} and num_targets {num_targets}:"
+            " classification and multilabel need num_classes, regression num_targets"
+        )
+    return size
+
+
+def task_metrics(task: str, size: int) -> nn.ModuleDict:
+    """The metrics validation and testing log beside the loss, by the name after "val_"."""
+    if task == "regression":
+        # In the targets' units; with several targets, the means over them.
+        return nn.ModuleDict({"mae": MeanAbsoluteError(), "r2": R2Score()})
+    if task == "multilabel":
+        # "micro": every label of every example counts once; a label is predicted at 0.5.
+        return nn.ModuleDict(
+            {
+                "f1": MultilabelF1Score(size, average="micro"),
+                "acc": MultilabelAccuracy(size, average="micro"),
+            }
+        )
+    # "micro" accuracy counts correct examples; torchmetrics' default, "macro", averages
+    # per-class scores.
+    return nn.ModuleDict({"acc": MulticlassAccuracy(size, average="micro")})
+
+
+def target_columns(outputs: torch.Tensor, labels: torch.Tensor | None) -> dict:
+    """Regression's columns: label and prediction, or label_t and prediction_t per target."""
+    predictions = list(outputs.unbind(dim=1))
+    truths = list(labels.reshape(outputs.shape).unbind(dim=1)) if labels is not None else []
+    if len(predictions) == 1:
+        columns = {"label": truths[0]} if truths else {}
+        return {**columns, "prediction": predictions[0]}
+    columns = {f"label_{t}": truth for t, truth in enumerate(truths)}
+    columns.update({f"prediction_{t}": value for t, value in enumerate(predictions)})
+    return columns
+
+
+def multilabel_columns(outputs: torch.Tensor, labels: torch.Tensor | None) -> dict:
+    """Multi-label's columns: label_k (where known), prediction_k and probability_k per label."""
+    probabilities = outputs.sigmoid()
+    columns = {}
+    for k in range(outputs.shape[1]):
+        if labels is not None:
+            columns[f"label_{k}"] = labels[:, k].long()
+        columns[f"prediction_{k}"] = (probabilities[:, k] >= 0.5).long()
+        columns[f"probability_{k}"] = probabilities[:, k]
+    return columns
 
 
 def epoch_mean() -> MeanMetric:
@@ -197,7 +314,7 @@ def hyperparameter_defaults() -> dict:
 
 
 def image_network(
-    in_channels: int, channels: int, hidden_units: int, dropout: float, num_classes: int
+    in_channels: int, channels: int, hidden_units: int, dropout: float, num_outputs: int
 ) -> nn.Sequential:
     """Two convolution blocks, then a head that sees a 4x4 grid whatever the image size."""
     # No bias in the convolutions: the BatchNorm after each adds its own shift.
@@ -216,12 +333,12 @@ def image_network(
         nn.Dropout(dropout),
         nn.Linear(2 * channels * 4 * 4, hidden_units),
         nn.ReLU(),
-        nn.Linear(hidden_units, num_classes),
+        nn.Linear(hidden_units, num_outputs),
     )
 
 
 def table_network(
-    num_features: int, hidden_units: int, dropout: float, num_classes: int
+    num_features: int, hidden_units: int, dropout: float, num_outputs: int
 ) -> nn.Sequential:
     """Two hidden layers over standardised features."""
     return nn.Sequential(
@@ -230,5 +347,5 @@ def table_network(
         nn.Dropout(dropout),
         nn.Linear(hidden_units, hidden_units),
         nn.ReLU(),
-        nn.Linear(hidden_units, num_classes),
+        nn.Linear(hidden_units, num_outputs),
     )

@@ -46,7 +46,8 @@ def test_checkpoint_holds_the_model_and_data_settings(data_dir, tmp_path):
     checkpoint = torch.load(last, weights_only=True)
     hyperparameters = checkpoint["hyper_parameters"]
     assert hyperparameters["channels"] == 8
-    input_shape = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir)).input_shape
+    datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir))
+    input_shape = datamodule.report["input_shape"]
     assert tuple(hyperparameters["input_shape"]) == input_shape
     assert "batch_size" not in hyperparameters and "max_epochs" not in hyperparameters
     assert checkpoint["datamodule_hyper_parameters"]["batch_size"] == 16
@@ -76,7 +77,8 @@ def test_own_data_of_any_kind_trains_with_no_code_change(tmp_path, make_inputs):
 
 
 def test_num_classes_may_add_room_but_never_contradict_the_labels(data_dir, tmp_path):
-    num_classes = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir)).num_classes
+    datamodule = {{ cookiecutter.datamodule_class }}(data_dir=str(data_dir))
+    num_classes = datamodule.report["num_classes"]
     more = str(num_classes + 2)
     main(short_run(data_dir, tmp_path / "more", "--num_classes", more))
     (last,) = (tmp_path / "more").rglob("last.ckpt")

@@ -8,6 +8,7 @@ from pytorch_lightning.callbacks import Callback
 
 from {{ cookiecutter.package_name }}.data import (
     ALLOWED,
+    TASKS,
     {{ cookiecutter.datamodule_class }},
 )
 from {{ cookiecutter.package_name }}.machinery.callbacks import (
@@ -41,7 +42,7 @@ from {{ cookiecutter.package_name }}.model import (
 )
 
 # The data module's settings that are flags of the Program group.
-DATA_FLAGS = ("data_dir", "batch_size", "num_workers", "seed")
+DATA_FLAGS = ("data_dir", "batch_size", "num_workers", "seed", "task", "augment")
 
 
 def build_parser() -> ArgumentParser:
@@ -59,6 +60,17 @@ def build_parser() -> ArgumentParser:
         "--num_classes",
         type=Allowed(int, 2).parse,
         help="number of classes, if more than the labels show; if not given, the largest label + 1",
+    )
+    program.add_argument(
+        "--task",
+        choices=TASKS,
+        help="what the labels mean, where they could mean two tasks; if not given, read from"
+        ' labels.npy (README.md, "Use your own data")',
+    )
+    program.add_argument(
+        "--augment",
+        action="store_true",
+        help="shift, turn and zoom training images a little, anew each epoch (not tables)",
     )
     program.add_argument("--seed", type=ALLOWED["seed"].parse, help="seed of every generator")
     program.add_argument("--batch_size", type=ALLOWED["batch_size"].parse, help="batch size")
@@ -120,10 +132,11 @@ def fit(
     else:
         datamodule = {{ cookiecutter.datamodule_class }}(**data_settings(args))
         datamodule.prepare_data()
-        data_report = {name: getattr(datamodule, name) for name in DATA_ARGUMENTS}
+        data_report = {name: datamodule.report[name] for name in DATA_ARGUMENTS}
         if args.num_classes is not None:
-            found, source = datamodule.num_classes, datamodule.hparams.data_dir
-            data_report["num_classes"] = checked_num_classes(args.num_classes, found, source)
+            data_report["num_classes"] = checked_num_classes(
+                args.num_classes, data_report, datamodule.hparams.data_dir
+            )
         hyperparameters = {name: getattr(args, name) for name in hyperparameter_defaults()}
         model = {{ cookiecutter.model_class }}(**data_report, **hyperparameters)
     trainer = make_trainer(args, callbacks)

@@ -2,7 +2,7 @@
 
 # Each setting the tests give, as this train.py spells its flag.
 FLAG = {
-    **{name: f"--data.{name}" for name in ("data_dir", "batch_size", "num_workers")},
+    **{name: f"--data.{name}" for name in ("data_dir", "batch_size", "num_workers", "task")},
     **{
         name: f"--model.{name}" for name in ("learning_rate", "channels", "hidden_units", "dropout")
     },
@@ -16,5 +16,7 @@ FLAG = {
     "seed": "--seed_everything",
     "ckpt_path": "--ckpt_path",
 }
+# The flag that switches the augmentation on.
+AUGMENT = ["--data.augment", "true"]
 # What comes before the flags of a training run; tune.py takes the flags alone.
 SUBCOMMAND = ["fit"]

@@ -8,6 +8,8 @@ import pytest
 import torch
 import yaml
 
+from {{ cookiecutter.package_name }}.model import DATA_ARGUMENTS
+
 from train import main
 
 
@@ -77,11 +79,11 @@ def test_config_defaults_and_overrides_reach_the_objects(data_dir, tmp_path):
 
 def test_the_model_is_built_from_the_data_report(data_dir, tmp_path):
     cli = fit(data_dir, tmp_path)
-    for name in ("input_shape", "num_classes", "input_mean", "input_std"):
-        assert cli.model.hparams[name] == getattr(cli.datamodule, name)
+    for name in DATA_ARGUMENTS:
+        assert cli.model.hparams[name] == cli.datamodule.report[name]
     (last,) = tmp_path.rglob("last.ckpt")
     saved = torch.load(last, weights_only=True)["hyper_parameters"]
-    assert saved["num_classes"] == cli.datamodule.num_classes
+    assert saved["num_classes"] == cli.datamodule.report["num_classes"]
 
 
 @pytest.mark.npy
@@ -101,7 +103,7 @@ def test_own_data_of_any_kind_trains_with_no_code_change(tmp_path, inputs):
     np.save(folder / "labels.npy", np.arange(60) % 4)
     cli = fit(folder, tmp_path / "outputs")
     assert cli.model.hparams.num_classes == 4
-    assert tuple(cli.model.hparams.input_shape) == cli.datamodule.input_shape
+    assert tuple(cli.model.hparams.input_shape) == cli.datamodule.report["input_shape"]
 
 
 def test_switching_off_checkpoints_and_the_progress_bar(data_dir, tmp_path):
@@ -385,7 +387,7 @@ def test_a_checkpoint_keeps_its_classes_and_scaling_on_new_data(table_run, tmp_p
     # Fewer classes and another scale: the model is still the checkpoint's.
     fewer = own_data(tmp_path / "fewer", classes=2, scale=10.0)
     tested = evaluate("test", fewer, runs, "--ckpt_path", "best")
-    assert tested.datamodule.num_classes == 2
+    assert tested.datamodule.report["num_classes"] == 2
     for name in ("input_shape", "num_classes", "input_mean", "input_std"):
         assert tested.model.hparams[name] == saved[name], name
     (last,) = runs.rglob("last.ckpt")

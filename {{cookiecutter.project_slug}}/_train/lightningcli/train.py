@@ -64,7 +64,7 @@ def linked_from_data(config: Namespace) -> str:
         return f"# {names}: the checkpoint's (--ckpt_path {config.ckpt_path})\n"
     data = {{ cookiecutter.datamodule_class }}(**config.data.as_dict())
     data.prepare_data()
-    report = {name: getattr(data, name) for name in DATA_ARGUMENTS}
+    report = {name: data.report[name] for name in DATA_ARGUMENTS}
     report["input_shape"] = list(report["input_shape"])
     values = yaml.safe_dump({"model": report}, default_flow_style=None, sort_keys=False)
     heading = f"Linked from the data, not options of their own ({data.hparams.data_dir}):"
@@ -94,7 +94,7 @@ class CLI(LightningCLI):
             if self.trained_on:
                 return self.trained_on[name]
             data.prepare_data()
-            return getattr(data, name)
+            return data.report[name]
 
         return report
 

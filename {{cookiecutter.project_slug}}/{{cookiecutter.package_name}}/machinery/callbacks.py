@@ -32,8 +32,14 @@ def make_callbacks(
     validating: bool = True,
     checkpoint_dir: Path | None = None,
 ) -> list[Callback]:
-    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our four."""
-    callbacks = [ReseedEveryEpoch(seed), LearningCurves(), ResumeHint(), StopWorkersOnError()]
+    """Lightning's checkpoint, early-stopping and progress-bar callbacks, plus our five."""
+    callbacks = [
+        DataSummary(),
+        ReseedEveryEpoch(seed),
+        LearningCurves(),
+        ResumeHint(),
+        StopWorkersOnError(),
+    ]
     # Without validation there is no val_loss to stop early on.
     if validating:
         # check_finite stops at once on a NaN or infinite loss instead of waiting out patience.
@@ -107,6 +113,28 @@ def check_training_finished(trainer: pl.Trainer) -> None:
             f"epoch {trainer.current_epoch}: {stopper.monitor} is {value}; training diverged."
             " Try a lower learning rate"
         )
+
+
+class DataSummary(Callback):
+    """Say in one line, as a run starts, what the model learns: the task, inputs and size."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        hparams = pl_module.hparams
+        if self.said or "task" not in hparams or "input_shape" not in hparams:
+            return  # said at the fit already, or a model of the user's own, built otherwise
+        self.said = True
+        if hparams.task == "regression":
+            size = f"{hparams.num_targets} target{'s' if hparams.num_targets > 1 else ''}"
+        else:
+            noun = "classes" if hparams.task == "classification" else "labels"
+            size = f"{hparams.num_classes} {noun}"
+        data = trainer.datamodule.hparams if trainer.datamodule is not None else {}
+        source = f" from {data['data_dir']}" if "data_dir" in data else ""
+        shape = tuple(hparams.input_shape)
+        rank_zero_info(f"Task{source}: {hparams.task}, inputs shaped {shape}, {size}")
 
 
 class ReseedEveryEpoch(Callback):
@@ -219,9 +247,9 @@ class LearningCurves(Callback):
         # Validation has already run in this epoch, so its metrics are here too.
         metrics = trainer.callback_metrics
         row = {"epoch": trainer.current_epoch}
-        for name in ("train_loss", "val_loss", "val_acc"):
-            if name in metrics:
-                row[name] = float(metrics[name])
+        for name, value in metrics.items():
+            if name == "train_loss" or name.startswith("val_"):
+                row[name] = float(value)
         self.history.append(row)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -243,24 +271,38 @@ def run_directory(trainer: pl.Trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
+# How the learning curves name each validation metric the model may log.
+METRIC_TITLES = {
+    "val_acc": "accuracy",
+    "val_f1": "F1 (micro)",
+    "val_mae": "mean absolute error",
+    "val_r2": "R²",
+}
+
+
 @rank_zero_only
 def draw_curves(history: list[dict], path: Path) -> None:
+    """The loss, then each validation metric the task logs, one panel each, by epoch."""
     # Imported here: matplotlib is needed once, after training. Figure, not pyplot:
     # no display and no global state.
     from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
-    figure = Figure(figsize=(10, 4))
+    metrics = sorted({name for row in history for name in row if name.startswith("val_")})
+    metrics = [name for name in metrics if name != "val_loss"]
+    figure = Figure(figsize=(5 * (1 + len(metrics)), 4))
     # Fixed margins that fit these labels: an automatic layout is slower.
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    loss_axes, *metric_axes = figure.subplots(1, 1 + len(metrics), squeeze=False)[0]
     for name, label in (("train_loss", "train"), ("val_loss", "validation")):
         values = [row.get(name, float("nan")) for row in history]
         loss_axes.plot(epochs, values, marker="o", label=label)
-    loss_axes.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
+    loss_axes.set(title="Loss", xlabel="epoch", ylabel="the task's loss")
     loss_axes.legend()
-    accuracy_axes.plot(epochs, [row.get("val_acc", float("nan")) for row in history], marker="o")
-    accuracy_axes.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy")
+    for axes, name in zip(metric_axes, metrics, strict=True):
+        title = METRIC_TITLES.get(name, name.removeprefix("val_"))
+        axes.plot(epochs, [row.get(name, float("nan")) for row in history], marker="o")
+        axes.set(title=f"Validation {title}", xlabel="epoch", ylabel=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     rank_zero_info(f"Learning curves: {path}")

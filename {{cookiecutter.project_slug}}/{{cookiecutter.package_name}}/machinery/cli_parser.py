@@ -57,6 +57,11 @@ def named_subcommand(
 def one_line_error(message: str, sources: list[str], options: list[str]) -> str:
     """jsonargparse's error in one line, naming the config files that hold the mistake."""
     message = " ".join(re.sub(r"<class '([\w.]+)'>", r"\1", message).split())
+    # A value given to a link's target: jsonargparse names the link ("source --> target") and
+    # says no more than that the value failed the target's type, when that type takes None.
+    target = re.match(r"argument [\w()]+ --> ([\w.]+): ", message)
+    if target:
+        return f'Linked "{target[1]}" must be given via "data".'
     missing = re.match(r'Parser key "config": File does not exist: \'(.*)\'', message)
     if missing:
         named = [path for path in sources if Path(path).resolve() == Path(missing[1])]

@@ -25,7 +25,7 @@ class Problem:
 class ModelAPI(litserve.LitAPI):
     """Takes {"inputs": one example as nested lists}; answers with predict.py's columns for it.
 
-    Those are the fields of the model's predict_step: {"prediction": k, "confidence": p}.
+    Those are the fields of predict_step: README.md, "Use your own data", lists each task's.
     """
 
     # With batching on, LitServe decodes every request of a batch, then calls `batch`, then
@@ -103,8 +103,7 @@ class ModelAPI(litserve.LitAPI):
         """predict_step's output for a batch, as one dict of plain numbers per example."""
         with torch.inference_mode():
             columns = self.model.predict_step((inputs.to(self.model.device),), 0)
-        # Without labels predict_step gives none; predict.py's other columns are the answer.
-        columns.pop("label", None)
+        # Without labels predict_step gives no label columns: predict.py's others are the answer.
         values = zip(*(column.tolist() for column in columns.values()), strict=True)
         return [dict(zip(columns, row, strict=True)) for row in values]
 
