@@ -93,7 +93,7 @@ def build(ledger, epochs):
     pl.seed_everything(args.seed, workers=True, verbose=False)
     datamodule = train.DigitsDataModule(**train.data_settings(args))
     datamodule.prepare_data()
-    report = {name: getattr(datamodule, name) for name in train.DATA_ARGUMENTS}
+    report = {name: datamodule.report[name] for name in train.DATA_ARGUMENTS}
     model = train.DigitsClassifier(**report)
     model.log = ledger.timed("self.log (bare too)", model.log)
     trainer = train.make_trainer(args)

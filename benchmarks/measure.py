@@ -124,7 +124,7 @@ def lightning_loop(train, args, data_dir, full, turn):
 
 def build_model(train, datamodule):
     """The model train.py builds: its defaults, and the shape the data module reports."""
-    report = {name: getattr(datamodule, name) for name in train.DATA_ARGUMENTS}
+    report = {name: datamodule.report[name] for name in train.DATA_ARGUMENTS}
     return train.DigitsClassifier(**report)
 
 

@@ -52,6 +52,8 @@ def test_dataset_gives_float_inputs_of_the_reported_shape(datamodule, data_dir):
     assert len(dataset) == len(dataset.labels)
     assert tuple(inputs.shape) == datamodule.report["input_shape"]
     assert inputs.dtype == torch.float32
+    # A class: an integer, or a tensor of one (the .npy Dataset gives labels as stored).
+    label = torch.as_tensor(label)
     assert label.dtype == torch.int64 and label.dim() == 0
     assert 0 <= int(label) < datamodule.report["num_classes"]
 

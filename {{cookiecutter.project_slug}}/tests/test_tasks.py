@@ -18,6 +18,9 @@ from conftest import run_flags
 from predict import main as predict
 from train_in_process import fit_in_process
 
+# Each task is read from labels.npy: a Dataset of another format brings its own labels.
+pytestmark = pytest.mark.npy
+
 NUM_EXAMPLES = 300
 NUM_FEATURES = 6
 
