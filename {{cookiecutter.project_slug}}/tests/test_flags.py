@@ -75,3 +75,15 @@ def run_with(data_dir, flag):
     except SystemExit as stop:
         return stop.code
     return 0
+
+
+def test_accumulating_over_no_batches_is_one_line(data_dir, tmp_path, monkeypatch, capsys):
+    # Lightning takes 0, then divides by it in the middle of the first epoch.
+    monkeypatch.chdir(tmp_path)
+    flag = "--trainer.accumulate_grad_batches" if SUBCOMMAND else "--accumulate_grad_batches"
+    code = run_with(data_dir, f"{flag}=0")
+    said = capsys.readouterr().err + (code if isinstance(code, str) else "")
+    assert code not in (0, None)
+    (line,) = said.strip().splitlines()
+    assert "accumulate_grad_batches" in line and "1 or more" in line
+    assert not (tmp_path / "runs").exists()

@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.machinery.data_report import (
 )
 from {{ cookiecutter.package_name }}.machinery.errors import ArgumentParser
 from {{ cookiecutter.package_name }}.machinery.launcher import (
+    accumulation_problem,
     build_trainer,
     constructor_defaults,
     max_epochs_problem,
@@ -108,6 +109,9 @@ def parse_args(
     problem = max_epochs_problem(getattr(args, "max_epochs", None))
     if problem:
         parser.error(f"argument --max_epochs: {problem}")
+    problem = accumulation_problem(getattr(args, "accumulate_grad_batches", None))
+    if problem:
+        parser.error(f"argument --accumulate_grad_batches: {problem}")
     return args
 
 

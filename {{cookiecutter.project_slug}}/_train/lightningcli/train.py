@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.machinery.cli_parser import (
 from {{ cookiecutter.package_name }}.machinery.data_report import data_mismatch
 from {{ cookiecutter.package_name }}.machinery.errors import OneLineError, SettingsError
 from {{ cookiecutter.package_name }}.machinery.launcher import (
+    accumulation_problem,
     build_trainer,
     constructor_defaults,
     max_epochs_problem,
@@ -183,6 +184,9 @@ def check_config(config: Namespace) -> None:
     problem = max_epochs_problem(config.trainer.max_epochs)
     if problem:
         raise SettingsError(f"trainer.max_epochs {problem}")
+    problem = accumulation_problem(config.trainer.accumulate_grad_batches)
+    if problem:
+        raise SettingsError(f"trainer.accumulate_grad_batches {problem}")
     if config.trainer.default_root_dir is None:
         raise SettingsError("trainer.default_root_dir: give a folder; every run writes under it")
     if config.trainer.barebones:

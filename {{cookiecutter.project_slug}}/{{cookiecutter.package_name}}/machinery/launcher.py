@@ -91,6 +91,13 @@ def max_epochs_problem(max_epochs: int | None) -> str | None:
     return None
 
 
+def accumulation_problem(accumulate_grad_batches: object) -> str | None:
+    """Why an accumulate_grad_batches is refused: Lightning takes 0, then divides by it."""
+    if isinstance(accumulate_grad_batches, int) and accumulate_grad_batches < 1:
+        return f"{accumulate_grad_batches} is not allowed: give an integer, 1 or more"
+    return None
+
+
 def build_trainer(
     make_trainer: Callable[..., pl.Trainer],
     root_dir: str | Path,
