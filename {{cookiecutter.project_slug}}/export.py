@@ -21,7 +21,10 @@ from {{ cookiecutter.package_name }}.machinery.errors import (
 from {{ cookiecutter.package_name }}.machinery.extras import missing_extra
 from {{ cookiecutter.package_name }}.machinery.files import atomic_file
 from {{ cookiecutter.package_name }}.machinery.launcher import script_run
-from {{ cookiecutter.package_name }}.machinery.loading import find_model
+from {{ cookiecutter.package_name }}.machinery.loading import (
+    add_checkpoint_args,
+    find_model,
+)
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
 # The check runs one example alone, then a batch of many: the batch axis must really be free.
@@ -33,21 +36,13 @@ def build_parser() -> ArgumentParser:
         description="Export a trained checkpoint to an ONNX file, checked with onnxruntime.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--ckpt_path",
-        required=True,
-        help="checkpoint written by train.py, or 'best' or 'last': the newest such file under"
-        " --default_root_dir",
-    )
+    add_checkpoint_args(parser)
     parser.add_argument("--output", default="model.onnx", help="ONNX file to write")
     parser.add_argument(
         "--data_dir",
         default=DEFAULT_DATA_DIR,
         help="folder with inputs.npy whose examples the check runs (the default holds the"
         " bundled data, written if missing)",
-    )
-    parser.add_argument(
-        "--default_root_dir", default="outputs", help="where train.py wrote its runs"
     )
     return parser
 

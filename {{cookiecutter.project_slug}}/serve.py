@@ -11,7 +11,10 @@ import torch
 from {{ cookiecutter.package_name }}.machinery.errors import ArgumentParser, SettingsError
 from {{ cookiecutter.package_name }}.machinery.extras import missing_extra
 from {{ cookiecutter.package_name }}.machinery.launcher import script_run
-from {{ cookiecutter.package_name }}.machinery.loading import find_model
+from {{ cookiecutter.package_name }}.machinery.loading import (
+    add_checkpoint_args,
+    find_model,
+)
 from {{ cookiecutter.package_name }}.machinery.settings import Allowed
 from {{ cookiecutter.package_name }}.model import {{ cookiecutter.model_class }}
 
@@ -24,15 +27,7 @@ def build_parser() -> ArgumentParser:
         description="Serve a trained checkpoint over HTTP with LitServe.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--ckpt_path",
-        required=True,
-        help="checkpoint written by train.py, or 'best' or 'last': the newest such file under"
-        " --default_root_dir",
-    )
-    parser.add_argument(
-        "--default_root_dir", default="outputs", help="where train.py wrote its runs"
-    )
+    add_checkpoint_args(parser)
     parser.add_argument(
         "--port", type=Allowed(int, 1024, 65535).parse, default=8000, help="port to listen on"
     )

@@ -138,6 +138,18 @@ def test_the_task_learns_and_logs_its_metrics(trained):
     assert "val_loss" in metrics
 
 
+def script_flags(trained, folder, output):
+    """predict.py's or export.py's flags: the trained run's best.ckpt, one of its folders."""
+    return [
+        "--ckpt_path",
+        str(trained["best"]),
+        "--data_dir",
+        str(trained[folder]),
+        "--output",
+        str(output),
+    ]
+
+
 def read_csv(path):
     with open(path, newline="") as file:
         return list(csv.reader(file))
@@ -145,16 +157,7 @@ def read_csv(path):
 
 def test_predict_writes_the_tasks_columns_and_scores_labelled_data(trained, tmp_path, capsys):
     output = tmp_path / "predictions.csv"
-    predict(
-        [
-            "--ckpt_path",
-            str(trained["best"]),
-            "--data_dir",
-            str(trained["folder"]),
-            "--output",
-            str(output),
-        ]
-    )
+    predict(script_flags(trained, "folder", output))
     rows = read_csv(output)
     assert rows[0] == trained["header"]
     assert len(rows) == 1 + NUM_EXAMPLES
@@ -172,16 +175,7 @@ def test_predict_writes_the_tasks_columns_and_scores_labelled_data(trained, tmp_
 
 def test_predict_without_labels_writes_no_label_columns(trained, tmp_path):
     output = tmp_path / "predictions.csv"
-    predict(
-        [
-            "--ckpt_path",
-            str(trained["best"]),
-            "--data_dir",
-            str(trained["unlabelled"]),
-            "--output",
-            str(output),
-        ]
-    )
+    predict(script_flags(trained, "unlabelled", output))
     header = read_csv(output)[0]
     assert header == [name for name in trained["header"] if not name.startswith("label")]
 
@@ -191,16 +185,7 @@ def test_export_checks_each_task_with_onnxruntime(trained, tmp_path, capsys):
     from export import main as export
 
     output = tmp_path / "model.onnx"
-    export(
-        [
-            "--ckpt_path",
-            str(trained["best"]),
-            "--data_dir",
-            str(trained["folder"]),
-            "--output",
-            str(output),
-        ]
-    )
+    export(script_flags(trained, "folder", output))
     assert "largest difference" in capsys.readouterr().out
     assert output.stat().st_size > 0
 
@@ -210,16 +195,7 @@ def test_the_server_answers_each_task_with_predicts_columns(trained, tmp_path):
     from {{ cookiecutter.package_name }}.machinery.serving import ModelAPI
 
     output = tmp_path / "predictions.csv"
-    predict(
-        [
-            "--ckpt_path",
-            str(trained["best"]),
-            "--data_dir",
-            str(trained["unlabelled"]),
-            "--output",
-            str(output),
-        ]
-    )
+    predict(script_flags(trained, "unlabelled", output))
     header, *rows = read_csv(output)
     api = ModelAPI({{ cookiecutter.model_class }}, str(trained["best"]))
     # setup() ignores Ctrl-C, as a LitServe worker should; this process is pytest's.

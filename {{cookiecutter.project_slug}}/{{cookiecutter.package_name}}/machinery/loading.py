@@ -1,5 +1,6 @@
 """The trained model, rebuilt from a checkpoint alone, for predict.py, export.py and serve.py."""
 
+import argparse
 import inspect
 from pathlib import Path
 
@@ -7,6 +8,19 @@ import pytorch_lightning as pl
 
 from .checkpoints import find_checkpoint, read_checkpoint
 from .errors import CheckpointError
+
+
+def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
+    """The flags that name the checkpoint: --ckpt_path, and where "best" and "last" are sought."""
+    parser.add_argument(
+        "--ckpt_path",
+        required=True,
+        help="checkpoint written by train.py, or 'best' or 'last': the newest such file under"
+        " --default_root_dir",
+    )
+    parser.add_argument(
+        "--default_root_dir", default="outputs", help="where train.py wrote its runs"
+    )
 
 
 def load_model(model_class: type[pl.LightningModule], ckpt_path: str | Path) -> pl.LightningModule:
