@@ -41,19 +41,36 @@ python3 -m venv --clear .venv-floor
 venv_bin="$PWD/.venv-floor/bin"
 
 # The oldest ruff must accept the code as the generated CI lints it; then the quick tests.
+# One torch thread each: the suites run side by side, one per core (see tests/conftest.py).
 check_variant() {
     "$venv_bin/ruff" check --quiet . && "$venv_bin/ruff" format --check --quiet . &&
-        WANDB_SILENT=true PYTHONDONTWRITEBYTECODE=1 \
+        OMP_NUM_THREADS=1 WANDB_SILENT=true PYTHONDONTWRITEBYTECODE=1 \
             "$venv_bin/python" -m pytest -q -p no:cacheprovider -m "not slow"
 }
+
+cores="$(nproc)"
+for i in "${!variants[@]}"; do
+    # A variant's exit status goes to a file: `wait` on many jobs keeps only the last one's.
+    (
+        if (cd "${projects[$i]}" && check_variant >"$work/$i.log" 2>&1); then
+            echo 0 >"$work/$i.status"
+        else
+            echo $? >"$work/$i.status"
+        fi
+    ) &
+    while (($(jobs -rp | wc -l) >= cores)); do
+        wait -n
+    done
+done
+wait
 
 failed=0
 for i in "${!variants[@]}"; do
     log="$work/$i.log"
-    if (cd "${projects[$i]}" && check_variant >"$log" 2>&1); then
+    status="$(cat "$work/$i.status")"
+    if [ "$status" = 0 ]; then
         echo "floor ok:     ${variants[$i]}: $(tail -n 1 "$log")"
     else
-        status=$?
         # A process that dies without a summary line (os._exit, a signal) shows only its status.
         echo "floor FAILED: ${variants[$i]} (exit status $status): $(tail -n 1 "$log")"
         # The errors and the failed tests' names; the warnings summary would crowd them out.

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,8 @@ UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%-?\s|cookiecutter\.")
 # torch would give every one of those processes a thread per core too, and on a machine the
 # workers already fill, the threads spin waiting for each other: that nearly doubled the CPU time
 # of two generated suites run side by side. One thread each, unless the caller chose.
-# tests/test_runs.py trains with torch's own default, as users run train.py; so does
-# scripts/floor.sh, which runs generated suites one at a time.
+# tests/test_runs.py trains with torch's own default, as users run train.py. scripts/floor.sh
+# runs a suite per core side by side, and sets one thread for the same reason.
 if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -69,6 +70,23 @@ def pytest_collection_modifyitems(items):
         return starts[0] if starts else len(LONGEST_FIRST)
 
     items.sort(key=rank)
+
+
+def run_within(command, timeout, **kwargs):
+    """subprocess.run, capturing text; a run past `timeout` fails the test with its last output.
+
+    A hung run (a deadlocked worker) then shows what it printed, its stacks among it where the
+    generated suite's faulthandler_timeout fired, instead of holding CI until CI's own limit.
+    """
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, **kwargs)
+    except subprocess.TimeoutExpired as stopped:
+        printed = "".join(
+            text.decode(errors="replace") if isinstance(text, bytes) else text
+            for text in (stopped.stdout, stopped.stderr)
+            if text
+        )
+        pytest.fail(f"{command} ran past {timeout} s; its last output:\n{printed[-6000:]}")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_within
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 MEASURE = BENCHMARKS / "measure.py"
@@ -24,7 +25,7 @@ def test_measure_times_each_loop_on_each_data_folder(baked_copy):
     subprocess.run([sys.executable, "-c", write], cwd=project, check=True)
     command = [sys.executable, str(MEASURE), str(project), "full", "bare", "plain"]
     command += ["--data_dir", "data", "more_data", "--rounds", "1", "--epochs", "2"]
-    finished = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600)
+    finished = run_within(command, 600, cwd=project)
     assert finished.returncode == 0, finished.stderr[-3000:]
     figures = json.loads(re.search(r"FIGURES (\{.*\})", finished.stdout).group(1))
 
@@ -53,7 +54,7 @@ def test_processes_time_each_loop_in_processes_of_its_own(baked_copy, tmp_path):
     report = tmp_path / "figures.json"
     command = [sys.executable, str(PROCESSES), str(project), "--rounds", "1", "--epochs", "2"]
     command += ["--warmup", "1", "--startup_rounds", "1", "--json", str(report)]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    finished = run_within(command, 900)
     assert finished.returncode == 0, finished.stderr[-3000:]
     figures = json.loads(report.read_text())
 
@@ -87,9 +88,7 @@ def test_serve_benchmark_reports_every_setting(baked_copy, tmp_path):
     report = tmp_path / "figures.json"
     command = [sys.executable, str(SERVE), str(project), "--seconds", "0.3", "--warmup", "0.1"]
     command += ["--clients", "1", "3", "--batch_sizes", "1", "5", "--epochs", "1"]
-    finished = subprocess.run(
-        [*command, "--json", str(report)], capture_output=True, text=True, timeout=900
-    )
+    finished = run_within([*command, "--json", str(report)], 900)
     assert finished.returncode == 0, finished.stderr[-3000:]
     figures = json.loads(report.read_text())
 

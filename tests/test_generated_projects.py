@@ -13,12 +13,11 @@ pytest-xdist spreads the suites across cores.
 
 import ast
 import os
-import subprocess
 import sys
 import tomllib
 
 import pytest
-from conftest import project_files
+from conftest import project_files, run_within
 from test_bake import OPTION_MATRIX
 
 # The quick tests that reach the logger's code: they train through train.py or tune.py.
@@ -63,9 +62,7 @@ def run_project_tests(project, *pytest_args):
     # PYTHONDONTWRITEBYTECODE keeps the baked tree free of __pycache__ for later checks.
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "WANDB_SILENT": "true"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
-    return subprocess.run(
-        command, cwd=project, env=env, capture_output=True, text=True, timeout=900
-    )
+    return run_within(command, 900, cwd=project, env=env)
 
 
 def python_files(project):

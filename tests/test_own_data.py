@@ -2,12 +2,12 @@
 
 import importlib.util
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_within
 
 OWN_DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "own_data.py"
 
@@ -87,18 +87,14 @@ def swap_in_one_file_per_example(project, dataset_class="DigitsDataset"):
 
 
 def run(project, *command):
-    finished = subprocess.run(
-        [sys.executable, *command], cwd=project, capture_output=True, text=True
-    )
+    finished = run_within([sys.executable, *command], 900, cwd=project)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     return finished.stdout
 
 
 def run_logged(project, *command):
     """Run a command of the project; return the finished process, its output and its log."""
-    finished = subprocess.run(
-        [sys.executable, *command], cwd=project, capture_output=True, text=True
-    )
+    finished = run_within([sys.executable, *command], 900, cwd=project)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     return finished
 

@@ -13,7 +13,6 @@ logger wrote. A few claims in its prose that a test can check cheaply are checke
 import json
 import os
 import re
-import subprocess
 import sys
 import textwrap
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CHOICE_DEFAULTS, printed_path
+from conftest import CHOICE_DEFAULTS, printed_path, run_within
 from PIL import Image
 from sklearn.datasets import load_digits
 
@@ -233,14 +232,7 @@ def run_step(project, kind, step, number):
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     env = {**os.environ, "PATH": path, "PYTHONDONTWRITEBYTECODE": "1", "WANDB_SILENT": "true"}
     env.pop("WANDB_MODE", None)  # the project's own default: wandb offline
-    finished = subprocess.run(
-        ["bash", "-c", f"set -e\n{step}"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    finished = run_within(["bash", "-c", f"set -e\n{step}"], 600, cwd=project, env=env)
     return finished.returncode, finished.stdout + finished.stderr
 
 

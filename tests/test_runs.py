@@ -6,10 +6,9 @@ run of each README: the same command, so each cli and logger trains once for bot
 
 import os
 import re
-import subprocess
 import sys
 
-from conftest import printed_path
+from conftest import printed_path, run_within
 
 # Lightning prints its advice as "file.py:N: message"; Python warnings name their category.
 WARNING_LINE = re.compile(r"\w+\.py:\d+: |Warning\b|\bWARNING\b")
@@ -26,9 +25,7 @@ def users_environment():
 def train(project, *flags):
     env = users_environment()
     command = [sys.executable, "train.py", *flags]
-    finished = subprocess.run(
-        command, cwd=project, env=env, capture_output=True, text=True, timeout=600
-    )
+    finished = run_within(command, 600, cwd=project, env=env)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     return finished.stdout + finished.stderr
 

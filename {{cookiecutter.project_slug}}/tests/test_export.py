@@ -1,6 +1,8 @@
 """export.py writes an ONNX file that onnxruntime runs as PyTorch runs the model, at any batch."""
 
+import gc
 import sys
+import weakref
 
 import numpy as np
 import onnx
@@ -72,18 +74,47 @@ def expect_error(arguments, message, output):
     assert [path.name for path in output.parent.iterdir()] == [output.name]  # no temporary file
 
 
-def test_a_runtime_that_computes_otherwise_fails_the_check(
-    run_root, data_dir, tmp_path, monkeypatch
-):
+@pytest.fixture
+def off_by_one(monkeypatch):
+    """onnxruntime made to compute 1 more than PyTorch; yields a weak reference to each session."""
+    sessions = []
+
     class OffByOne(onnxruntime.InferenceSession):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            sessions.append(weakref.ref(self))
+
         def run(self, *args, **kwargs):
             return [outputs + 1.0 for outputs in super().run(*args, **kwargs)]
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", OffByOne)
+    return sessions
+
+
+def test_a_runtime_that_computes_otherwise_fails_the_check(
+    run_root, data_dir, tmp_path, off_by_one
+):
     output = tmp_path / "out" / "model.onnx"
     output.parent.mkdir()
     message = "onnxruntime differs from PyTorch by up to 1 on a batch of 1, beyond the tolerance"
     expect_error(export_flags(run_root, data_dir, output), message, output)
+
+
+def test_a_failed_check_leaves_no_session_for_a_forked_process_to_free(
+    run_root, data_dir, tmp_path, off_by_one
+):
+    # A session the error's traceback kept would be freed by the garbage collector, perhaps
+    # in a DataLoader worker forked later, which then hangs on the locks of onnxruntime's
+    # threads. With the collector off, only a session already freed is gone.
+    output = tmp_path / "model.onnx"
+    gc.disable()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            export(export_flags(run_root, data_dir, output))
+        assert "onnxruntime differs from PyTorch" in str(exit_info.value.code)
+        assert off_by_one and all(session() is None for session in off_by_one)
+    finally:
+        gc.enable()
 
 
 def test_a_bad_checkpoint_is_one_line(run_root, data_dir, tmp_path):

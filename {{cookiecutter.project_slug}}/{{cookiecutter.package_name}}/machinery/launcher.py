@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 import pytorch_lightning as pl
+import torch.distributed
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import Logger
 from pytorch_lightning.utilities import rank_zero_info
@@ -40,6 +41,7 @@ def script_run() -> Iterator[None]:
         with warnings.catch_warnings():
             hide_known_warnings()
             yield
+        close_process_group()
     except OneLineError as err:
         sys.exit(f"error: {err}")
     except MisconfigurationException as err:
@@ -53,6 +55,14 @@ def script_run() -> Iterator[None]:
         threading.excepthook = excepthook
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def close_process_group() -> None:
+    """End a finished DDP run's process group while the interpreter is still whole."""
+    # Lightning leaves it open, and gloo's threads, torn down as the process exits, can abort
+    # it ("terminate called without an active exception"): torchrun then reports the rank failed.
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -67,23 +67,29 @@ def check_onnx_file(
 
     Returns the largest absolute difference; raises ExportError beyond ATOL and RTOL.
     """
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batches = [examples[:size] for size in batch_sizes]
     largest = 0.0
-    for size in batch_sizes:
-        inputs = examples[:size]
+    for inputs, outputs in zip(batches, onnxruntime_outputs(path, batches), strict=True):
         with torch.no_grad():
             expected = model.eval()(inputs).numpy()
-        (outputs,) = session.run([OUTPUT_NAME], {INPUT_NAME: inputs.numpy()})
         if outputs.shape != expected.shape:
             raise ExportError(
-                f"{path}: onnxruntime gives outputs shaped {outputs.shape} for a batch of {size};"
-                f" PyTorch gives {expected.shape}"
+                f"{path}: onnxruntime gives outputs shaped {outputs.shape} for a batch of"
+                f" {len(inputs)}; PyTorch gives {expected.shape}"
             )
         difference = float(np.abs(outputs - expected).max())
         if not np.allclose(outputs, expected, rtol=RTOL, atol=ATOL):
             raise ExportError(
                 f"{path}: onnxruntime differs from PyTorch by up to {difference:.3g} on a batch"
-                f" of {size}, beyond the tolerance (atol {ATOL}, rtol {RTOL})"
+                f" of {len(inputs)}, beyond the tolerance (atol {ATOL}, rtol {RTOL})"
             )
         largest = max(largest, difference)
     return largest
+
+
+def onnxruntime_outputs(path: str | Path, batches: list[torch.Tensor]) -> list[np.ndarray]:
+    """What onnxruntime computes for each batch; its session is gone before any check can fail."""
+    # An error raised while the session lives would keep it, and its threads' locks, in the
+    # traceback; a process forked later (a DataLoader worker) that frees it there would hang.
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [session.run([OUTPUT_NAME], {INPUT_NAME: batch.numpy()})[0] for batch in batches]
