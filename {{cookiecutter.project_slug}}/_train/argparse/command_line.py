@@ -8,7 +8,6 @@ FLAG = {
         *("learning_rate", "channels", "hidden_units", "dropout"),
         *("default_root_dir", "max_epochs", "limit_train_batches", "limit_val_batches"),
         *("log_every_n_steps", "enable_progress_bar", "enable_model_summary"),
-        *("accelerator", "devices", "strategy"),
     )
 }
 # The flag that switches the augmentation on.

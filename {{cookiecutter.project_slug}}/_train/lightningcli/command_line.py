@@ -11,7 +11,6 @@ FLAG = {
         for name in (
             *("default_root_dir", "max_epochs", "limit_train_batches", "limit_val_batches"),
             *("log_every_n_steps", "enable_progress_bar", "enable_model_summary"),
-            *("accelerator", "devices", "strategy"),
         )
     },
     "seed": "--seed_everything",
